@@ -1,0 +1,44 @@
+# leadscore: `make` alone lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test lint format bench clean reset
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "leadscore needs Python 3.11 or newer; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv with leadscore and its dev tools (the other targets do this for you)
+
+demo: $(STAMP) ## run the main job on the embedded default (simulate, validate, ...)
+	$(BIN)/leadscore demo
+
+test: $(STAMP) ## run the whole test suite
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+lint: $(STAMP) ## ruff, ruff format --check and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP) ## run the benchmarks (prints tables, writes benchmarks/results/*.json)
+	$(BIN)/python -m benchmarks
+
+clean: ## remove caches (keeps .venv and the data home)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+reset: ## delete the data home .leadscore (simulated data, event log, models)
+	rm -rf .leadscore

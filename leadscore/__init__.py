@@ -1,0 +1,1 @@
+"""The shell: settings, the `leadscore` CLI and logging set-up."""

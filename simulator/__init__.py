@@ -1,0 +1,1 @@
+"""A synthetic mortgage CRM: leads, events, outcomes and each lead's true propensity."""
