@@ -1,13 +1,14 @@
-"""The `leadscore` command line."""
+"""The `leadscore` command line: one Typer app; each group of commands lives in leadscore/commands/."""
 
 from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="leadscore: whom every loan officer should call first today, and why.")
+from leadscore.commands import register_all
 
-
-@app.command()
-def version() -> None:
-    """Print the leadscore version."""
-    typer.echo("0.1.0")
+app = typer.Typer(
+    help="leadscore: whom every loan officer should call first today, and why.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+register_all(app)

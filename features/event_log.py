@@ -1,0 +1,351 @@
+"""The event log: an append-only SQL store of leads, events, market rates and quarantined rows.
+
+SQLite file (WAL mode) by default, any SQLAlchemy URL otherwise (PostgreSQL at scale). Events are
+idempotent by event_id: a re-delivered event is a no-op, reported as a duplicate. Each write is
+one transaction: a batch is stored whole (its valid part) or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from data_contracts.schemas import EVENT_COLUMNS, LEAD_COLUMNS, MARKET_RATE_COLUMNS
+
+metadata = MetaData()
+
+leads_table = Table(
+    "leads",
+    metadata,
+    Column("lead_id", String(64), primary_key=True),
+    Column("officer_id", String(64), nullable=False, index=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("first_name", String(100), nullable=False),
+    Column("last_name", String(100), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("state", String(2), nullable=False),
+    Column("time_zone", String(64)),
+    Column("source", String(32), nullable=False),
+    Column("loan_type", String(32), nullable=False),
+    Column("loan_amount_usd", Float, nullable=False),
+    Column("credit_band", String(16), nullable=False),
+    Column("quoted_rate_pct", Float, nullable=False),
+    Column("timeline_statement", Text, nullable=False),
+    Column("consent_call", Boolean, nullable=False),
+    Column("consent_text", Boolean, nullable=False),
+    Column("consent_email", Boolean, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+events_table = Table(
+    "events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("lead_id", String(64), nullable=False, index=True),
+    Column("occurred_at", DateTime, nullable=False, index=True),
+    Column("event_type", String(32), nullable=False),
+    Column("channel", String(16)),
+    Column("call_outcome", String(32)),
+    Column("question_topic", String(32)),
+    Column("page", String(500)),
+    Column("text", Text),
+    Column("ingested_at", DateTime, nullable=False),
+)
+
+market_rates_table = Table(
+    "market_rates",
+    metadata,
+    Column("date", String(10), primary_key=True),
+    Column("rate_30y_pct", Float, nullable=False),
+)
+
+quarantine_table = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(500), nullable=False),
+    Column("row_number", Integer),
+    Column("reasons", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("quarantined_at", DateTime, nullable=False),
+)
+
+_TIMESTAMP_COLUMNS = {"created_at", "occurred_at", "updated_at", "ingested_at", "quarantined_at"}
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What happened to each event of a batch."""
+
+    accepted: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+
+
+def _enable_sqlite_wal(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # WAL lets the API read while a batch job writes; foreign keys stay off (append-only log).
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _to_naive_utc(value: Any) -> datetime | None:
+    """SQL DateTime columns hold naive UTC; pandas and pydantic give us aware timestamps."""
+    if value is None or (not isinstance(value, datetime) and pd.isna(value)):
+        return None
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no time zone")
+    return stamp.tz_convert(UTC).tz_localize(None).to_pydatetime()
+
+
+def _records(frame: pd.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    cols = list(columns)
+    for record in frame[cols].to_dict(orient="records"):
+        clean: dict[str, Any] = {}
+        for raw_key, value in record.items():
+            key = str(raw_key)
+            if key in _TIMESTAMP_COLUMNS:
+                clean[key] = _to_naive_utc(value)
+            elif value is None or (not isinstance(value, str | bool) and pd.isna(value)):
+                clean[key] = None
+            elif hasattr(value, "item"):
+                clean[key] = value.item()
+            else:
+                clean[key] = value
+        rows.append(clean)
+    return rows
+
+
+def _utc_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    for column in columns:
+        if column in frame.columns:
+            frame[column] = pd.to_datetime(frame[column]).dt.tz_localize(UTC)
+    return frame
+
+
+class EventLog:
+    """Leads, events, market rates and quarantine in one SQL database."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or self._make_engine(url)
+        metadata.create_all(self.engine)
+
+    @staticmethod
+    def _make_engine(url: str) -> Engine:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _enable_sqlite_wal)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def upsert_leads(self, frame: pd.DataFrame, *, now: datetime | None = None) -> UpsertResult:
+        """Create new leads and update known ones (the CRM re-sends a lead when it changes)."""
+        if frame.empty:
+            return UpsertResult()
+        stamp = now or datetime.now(UTC)
+        frame = frame.drop_duplicates("lead_id", keep="last").assign(updated_at=stamp)
+        rows = _records(frame, [*LEAD_COLUMNS, "updated_at"])
+        ids = [r["lead_id"] for r in rows]
+        with self.engine.begin() as conn:
+            known = self._existing(conn, leads_table.c.lead_id, ids)
+            new_rows = [r for r in rows if r["lead_id"] not in known]
+            old_rows = [r for r in rows if r["lead_id"] in known]
+            if new_rows:
+                conn.execute(leads_table.insert(), new_rows)
+            for row in old_rows:
+                conn.execute(
+                    leads_table.update().where(leads_table.c.lead_id == row["lead_id"]), row
+                )
+        return UpsertResult(
+            created=[r["lead_id"] for r in new_rows], updated=[r["lead_id"] for r in old_rows]
+        )
+
+    def append_events(self, frame: pd.DataFrame, *, now: datetime | None = None) -> AppendResult:
+        """Append events; an event_id already stored (or repeated in the batch) is a duplicate."""
+        if frame.empty:
+            return AppendResult()
+        stamp = now or datetime.now(UTC)
+        repeated = frame["event_id"].duplicated(keep="first")
+        batch = frame.loc[~repeated].assign(ingested_at=stamp)
+        rows = _records(batch, [*EVENT_COLUMNS, "ingested_at"])
+        ids = [r["event_id"] for r in rows]
+        with self.engine.begin() as conn:
+            known = self._existing(conn, events_table.c.event_id, ids)
+            fresh = [r for r in rows if r["event_id"] not in known]
+            if fresh:
+                conn.execute(events_table.insert(), fresh)
+        duplicates = [i for i in ids if i in known] + frame.loc[repeated, "event_id"].tolist()
+        return AppendResult(accepted=[r["event_id"] for r in fresh], duplicates=duplicates)
+
+    def put_market_rates(self, frame: pd.DataFrame) -> int:
+        """Store daily market rates; a date already stored keeps its first value."""
+        rows = _records(frame, MARKET_RATE_COLUMNS)
+        with self.engine.begin() as conn:
+            known = self._existing(conn, market_rates_table.c.date, [r["date"] for r in rows])
+            fresh = [r for r in rows if r["date"] not in known]
+            if fresh:
+                conn.execute(market_rates_table.insert(), fresh)
+        return len(fresh)
+
+    def quarantine(self, frame: pd.DataFrame, *, kind: str, now: datetime | None = None) -> int:
+        """Keep rows that failed the contracts, with their reasons; nothing is dropped silently."""
+        if frame.empty:
+            return 0
+        stamp = _to_naive_utc(now or datetime.now(UTC))
+        meta = {"source", "row_number", "reasons", "kind"}
+        rows = []
+        for record in frame.to_dict(orient="records"):
+            raw = {
+                str(k): (None if _is_missing(v) else str(v))
+                for k, v in record.items()
+                if k not in meta
+            }
+            row_number: Any = record.get("row_number")
+            rows.append(
+                {
+                    "kind": kind,
+                    "source": str(record.get("source", "")),
+                    "row_number": None if _is_missing(row_number) else int(row_number),
+                    "reasons": _reasons_text(record.get("reasons")),
+                    "raw": json.dumps(raw, sort_keys=True),
+                    "quarantined_at": stamp,
+                }
+            )
+        with self.engine.begin() as conn:
+            conn.execute(quarantine_table.insert(), rows)
+        return len(rows)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def leads(
+        self, *, lead_ids: Sequence[str] | None = None, officer_id: str | None = None
+    ) -> pd.DataFrame:
+        query = select(leads_table)
+        if lead_ids is not None:
+            query = query.where(leads_table.c.lead_id.in_(list(lead_ids)))
+        if officer_id is not None:
+            query = query.where(leads_table.c.officer_id == officer_id)
+        with self.engine.connect() as conn:
+            frame = pd.read_sql(query.order_by(leads_table.c.lead_id), conn)
+        for column in ("consent_call", "consent_text", "consent_email"):
+            frame[column] = frame[column].astype(bool)
+        return _utc_columns(frame, ("created_at", "updated_at"))
+
+    def events(
+        self,
+        *,
+        lead_ids: Sequence[str] | None = None,
+        until: datetime | None = None,
+    ) -> pd.DataFrame:
+        """Events in time order (then by id), optionally for some leads and up to a time."""
+        query = select(*[events_table.c[c] for c in EVENT_COLUMNS])
+        if lead_ids is not None:
+            query = query.where(events_table.c.lead_id.in_(list(lead_ids)))
+        if until is not None:
+            query = query.where(events_table.c.occurred_at <= _to_naive_utc(until))
+        query = query.order_by(events_table.c.occurred_at, events_table.c.event_id)
+        with self.engine.connect() as conn:
+            frame = pd.read_sql(query, conn)
+        return _utc_columns(frame, ("occurred_at",))
+
+    def market_rates(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return pd.read_sql(select(market_rates_table).order_by(market_rates_table.c.date), conn)
+
+    def quarantined(self, *, kind: str | None = None) -> pd.DataFrame:
+        query = select(quarantine_table).order_by(quarantine_table.c.id)
+        if kind is not None:
+            query = query.where(quarantine_table.c.kind == kind)
+        with self.engine.connect() as conn:
+            return pd.read_sql(query, conn)
+
+    def lead_created_at(self, lead_ids: Sequence[str] | None = None) -> pd.Series:
+        """created_at by lead_id (UTC), for the 'not before the lead existed' rule."""
+        query = select(leads_table.c.lead_id, leads_table.c.created_at)
+        if lead_ids is not None:
+            query = query.where(leads_table.c.lead_id.in_(list(lead_ids)))
+        with self.engine.connect() as conn:
+            frame = pd.read_sql(query, conn)
+        return pd.Series(
+            pd.to_datetime(frame["created_at"]).dt.tz_localize(UTC).to_numpy(),
+            index=frame["lead_id"].to_numpy(),
+            name="created_at",
+        )
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {
+                table.name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+                for table in (leads_table, events_table, market_rates_table, quarantine_table)
+            }
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached (readiness checks)."""
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
+
+    @staticmethod
+    def _existing(conn: Connection, column: Column[Any], ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        # chunks keep the IN list under SQLite's bound-parameter limit
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
+        return found
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _reasons_text(reasons: Any) -> str:
+    if isinstance(reasons, list | tuple):
+        return "; ".join(str(r) for r in reasons)
+    return "" if _is_missing(reasons) else str(reasons)

@@ -1,0 +1,81 @@
+"""The one Settings object: every knob of leadscore, read from LEADSCORE_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting, with a default that works on a laptop (README lists them all)."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADSCORE_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".leadscore"),
+        description="data home: event log, feature store, MLflow store, simulated data",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the event log, users and audit; default SQLite under home",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking/registry URI; default SQLite under home"
+    )
+    online_store: str = Field(
+        default="sqlite", description="Feast online store: 'sqlite' (default) or 'redis'"
+    )
+    redis_url: str = Field(default="127.0.0.1:6379", description="Redis for the online store")
+    horizon_days: int = Field(default=30, ge=1, le=365, description="label horizon in days")
+    officer_capacity: int = Field(default=40, ge=1, le=500, description="calls per officer a day")
+    compensation_bps: float = Field(
+        default=100.0, ge=0, description="lender's compensation in basis points of loan amount"
+    )
+    rank_by: str = Field(
+        default="probability", description="queue ranking: 'probability' or 'expected_value'"
+    )
+    host: str = Field(default="127.0.0.1", description="address `leadscore serve` binds")
+    port: int = Field(default=8000, ge=1, le=65535, description="port `leadscore serve` binds")
+    log_level: str = Field(default="INFO", description="log level of the JSON logs")
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def sim_dir(self) -> Path:
+        """Where `leadscore simulate` writes and `leadscore ingest` reads by default."""
+        return self.home_dir / "sim"
+
+    @property
+    def event_log_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'leadscore.db'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home_dir / 'mlflow.db'}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home_dir / "mlartifacts"
+
+    @property
+    def feature_store_dir(self) -> Path:
+        """Feast's working copy: feature_store.yaml, registry and online store."""
+        return self.home_dir / "feast"
+
+    @property
+    def feature_data_dir(self) -> Path:
+        """Parquet snapshots: the Feast offline store's file source."""
+        return self.home_dir / "features"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home_dir / "reports"
+
+
+def get_settings() -> Settings:
+    """Read the settings now (never at import time)."""
+    return Settings()
