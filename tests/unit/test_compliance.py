@@ -27,8 +27,8 @@ from serving.compliance import (
 )
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def lead(**overrides: Any) -> dict[str, Any]:
@@ -47,6 +47,10 @@ def lead(**overrides: Any) -> dict[str, Any]:
         "applied": False,
     }
     return base | overrides
+
+
+def row(table: pd.DataFrame, position: int) -> dict[str, Any]:
+    return {str(k): v for k, v in table.iloc[position].items()}
 
 
 # Wednesday 4 June 2025: New York and Florida are on EDT (UTC-4), Chicago on CDT (UTC-5).
@@ -333,7 +337,7 @@ def test_frame_and_single_lead_agree() -> None:
         "opted_out",
         "state_cap_reached",
     ]
-    single = eligibility(leads.iloc[3].to_dict(), at_utc=AT_11_ET, recent_contacts_utc=THREE_CALLS)
+    single = eligibility(row(leads, 3), at_utc=AT_11_ET, recent_contacts_utc=THREE_CALLS)
     assert single.reason == frame["reason"].iloc[3]
 
 
