@@ -11,16 +11,34 @@ from data_contracts.enums import (
     UsState,
 )
 from data_contracts.models import Event, Lead
+from data_contracts.reading import ContractError, RawTable, read_table
+from data_contracts.suites import FeatureColumnRule
+from data_contracts.validation import (
+    RuleFailure,
+    ValidationReport,
+    ValidationResult,
+    validate,
+    validate_feature_table,
+)
 
 __all__ = [
     "CallOutcome",
     "Channel",
+    "ContractError",
     "CreditBand",
     "Event",
     "EventType",
+    "FeatureColumnRule",
     "Lead",
     "LeadSource",
     "LoanType",
     "QuestionTopic",
+    "RawTable",
+    "RuleFailure",
     "UsState",
+    "ValidationReport",
+    "ValidationResult",
+    "read_table",
+    "validate",
+    "validate_feature_table",
 ]

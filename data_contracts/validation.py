@@ -1,0 +1,595 @@
+"""Validate lead, event and feature tables: coerce to the schema, run the suites, split and report.
+
+Rule names (a report row and each quarantine reason name one, as "rule: column: problem"):
+
+- malformed_row: the record could not be read (bad JSON, wrong number of CSV fields)
+- type: the value does not parse as the column's schema type (nothing is guessed)
+- required: a required column is empty
+- identifier / max_length: ids use letters, digits and _ . : -; text fits its column
+- unique: two different records share a key (exact repeats are dropped with a warning)
+- allowed_values: an enum column holds a value outside data_contracts.enums
+- range: loan_amount_usd, quoted_rate_pct (models.py ranges), feature bounds
+- not_in_future: created_at / occurred_at is later than `now`
+- e164, email_format, iana_time_zone: the lead's phone, email and time zone
+- lead_exists, not_before_lead: an event's lead is known and the event is not older than it
+- call_needs_outcome, outcome_only_for_call, question_needs_topic, channel_required,
+  channel_matches_type: the cross-field rules of models.Event
+- column_present: a feature-table column is missing
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import (
+    is_bool_dtype,
+    is_datetime64_dtype,
+    is_numeric_dtype,
+    is_object_dtype,
+    is_string_dtype,
+)
+
+from data_contracts.models import Event, Lead
+from data_contracts.reading import (
+    ROW_NUMBER,
+    ContractError,
+    MalformedRow,
+    RawTable,
+    TableKind,
+    check_required_columns,
+    schema_columns,
+)
+from data_contracts.schemas import LEAD_PII_COLUMNS
+from data_contracts.suites import (
+    LEAD_CREATED_AT,
+    FeatureColumnRule,
+    Rule,
+    RuleHits,
+    event_suite,
+    feature_table_suite,
+    lead_suite,
+    suite_runner,
+)
+
+__all__ = [
+    "ContractError",
+    "FailureExample",
+    "RuleFailure",
+    "ValidationReport",
+    "ValidationResult",
+    "validate",
+    "validate_feature_table",
+]
+
+HIDDEN_COLUMNS: frozenset[str] = LEAD_PII_COLUMNS | {"timeline_statement", "text", "page"}
+"""Columns whose values never appear in a report: personal data, and free text or URLs that
+often carry it ("call me at ...", "?email=...")."""
+
+QUARANTINE_COLUMNS = ("origin", ROW_NUMBER, "reasons", "kind")
+"""Columns added to the raw values of each quarantined row."""
+
+MAX_EXAMPLES = 5
+_HIDDEN = "value hidden (may be personal data)"
+
+_TYPE_NAMES: dict[str, str] = {
+    "string": "text",
+    "datetime64[ns, UTC]": "an ISO 8601 timestamp with a time zone, e.g. 2024-05-01T14:00:00Z",
+    "float64": "a number, e.g. 250000 or 6.25",
+    "bool": "true/false (also yes/no, 1/0)",
+}
+_TIMESTAMP_WITH_ZONE = (
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)"
+)
+_BOOL_TEXT: dict[str, bool] = {
+    "true": True,
+    "yes": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "0": False,
+}
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FailureExample:
+    """A failing row and its offending value, or a hidden marker for personal data."""
+
+    row_number: int
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFailure:
+    """One broken rule on one column: how many rows, why the rule exists, a few examples."""
+
+    rule: str
+    column: str
+    count: int
+    message: str
+    why: str
+    examples: tuple[FailureExample, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationReport:
+    """What a validation found; safe to log and to show (it never holds personal data)."""
+
+    kind: str
+    source: str
+    n_rows: int
+    n_valid: int
+    n_quarantined: int
+    n_duplicates: int = 0
+    failures: tuple[RuleFailure, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when no row broke a rule (warnings do not count)."""
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (for the API and the audit log)."""
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+    def render(self) -> str:
+        """A rule-by-rule table for the CLI."""
+        lines = [
+            f"{self.source} ({self.kind}): {self.n_rows} rows, {self.n_valid} valid, "
+            f"{self.n_quarantined} quarantined"
+            + (f", {self.n_duplicates} exact repeats dropped" if self.n_duplicates else "")
+        ]
+        if self.failures:
+            width_rule = max(len("rule"), *(len(f.rule) for f in self.failures))
+            width_column = max(len("column"), *(len(f.column) for f in self.failures))
+            indent = " " * (2 + width_rule + 2 + width_column + 2 + 7 + 2)
+            lines.append(
+                f"  {'rule':<{width_rule}}  {'column':<{width_column}}  {'rows':>7}  problem"
+            )
+            for failure in self.failures:
+                lines.append(
+                    f"  {failure.rule:<{width_rule}}  {failure.column:<{width_column}}  "
+                    f"{failure.count:>7}  {failure.message}"
+                )
+                if failure.examples:
+                    shown = "; ".join(f"row {e.row_number}: {e.value}" for e in failure.examples)
+                    more = "; ..." if failure.count > len(failure.examples) else ""
+                    lines.append(f"{indent}e.g. {shown}{more}")
+        else:
+            lines.append("  every row passed every rule")
+        if self.warnings:
+            lines.append("warnings:")
+            lines.extend(f"  - {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationResult:
+    """valid: typed rows that passed every rule, indexed by row_number; quarantined: the raw
+    values of the other rows plus origin (the source), row_number, reasons ("; "-joined
+    "rule: column: problem") and kind; report: the summary."""
+
+    valid: pd.DataFrame
+    quarantined: pd.DataFrame
+    report: ValidationReport
+
+
+# --- validate -------------------------------------------------------------------------------
+
+
+def validate(
+    frame: pd.DataFrame | RawTable,
+    kind: TableKind,
+    *,
+    now: datetime,
+    lead_created_at: pd.Series | None = None,
+    source: str = "<frame>",
+) -> ValidationResult:
+    """Coerce a raw leads or events table to its schema and run its contract.
+
+    frame: a RawTable from read_table (its file, malformed records and line numbers are used),
+    or a DataFrame (row numbers from an index named "row_number", else 1..n).
+    now: tz-aware; timestamps after it fail not_in_future.
+    lead_created_at (events only): created_at indexed by lead_id, e.g.
+    ``leads.set_index("lead_id")["created_at"]``; without it lead_exists and not_before_lead
+    are skipped (with a warning).
+    Raises ContractError when a required column is missing; bad rows never raise.
+    """
+    if kind == "leads" and lead_created_at is not None:
+        raise ValueError("lead_created_at is for events; leads carry their own created_at")
+    malformed: tuple[MalformedRow, ...] = ()
+    if isinstance(frame, RawTable):
+        if frame.kind != kind:
+            raise ContractError(f"{frame.source} was read as {frame.kind}, not {kind}")
+        malformed, source, frame = frame.malformed, frame.source, frame.frame
+    dtypes, _ = schema_columns(kind)
+    now_utc = _utc_timestamp(now)
+    check_required_columns([str(c) for c in frame.columns], kind, source)
+
+    warnings = [
+        f"unknown column {c!r} ignored (not in the {kind} schema)"
+        for c in frame.columns
+        if c not in dtypes
+    ]
+    raw = _numbered(frame).reindex(columns=list(dtypes))  # absent optional columns become NaN
+    cleaned = raw.apply(_cleaned)
+
+    repeats = cleaned.astype(str).duplicated(keep="first")
+    if repeats.any():
+        # Webhooks re-deliver; an identical record twice is one record, not a conflict.
+        warnings.append(
+            f"{int(repeats.sum())} row(s) repeat an earlier row exactly and were dropped: "
+            f"rows {_row_list(cleaned.index[repeats])}"
+        )
+    kept = cleaned.loc[~repeats]
+
+    typed, hits = _coerce(kept, dtypes)
+    _fill_model_defaults(typed, Lead if kind == "leads" else Event)
+
+    checked = typed.reset_index()
+    if kind == "leads":
+        suite = lead_suite()
+    else:
+        if lead_created_at is None:
+            warnings.append("lead_created_at not given: lead_exists and not_before_lead skipped")
+        else:
+            checked[LEAD_CREATED_AT] = (
+                _lead_dates(lead_created_at, source)
+                .reindex(checked["lead_id"].to_numpy())
+                .to_numpy()
+            )
+        suite = event_suite(with_leads=lead_created_at is not None)
+    hits += suite_runner().run(checked, suite, now=now_utc)
+    hits = _without_type_repeats(hits)
+
+    reasons = _reasons_by_row(hits)
+    passed = ~typed.index.isin(list(reasons))
+    valid = typed.loc[passed].astype(dtypes)
+    quarantined = _quarantine(raw, reasons, malformed, kind, source)
+    failures = _failures(hits, raw, malformed)
+    report = ValidationReport(
+        kind=kind,
+        source=source,
+        n_rows=len(raw) + len(malformed),
+        n_valid=len(valid),
+        n_quarantined=len(quarantined),
+        n_duplicates=int(repeats.sum()),
+        failures=failures,
+        warnings=tuple(warnings),
+    )
+    return ValidationResult(valid=valid, quarantined=quarantined, report=report)
+
+
+def _utc_timestamp(now: datetime) -> pd.Timestamp:
+    stamp = pd.Timestamp(now)
+    if stamp.tzinfo is None:
+        raise ValueError("now must be timezone-aware, e.g. datetime.now(UTC)")
+    return stamp.tz_convert("UTC")
+
+
+def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy indexed by row number: the frame's own when it has them, else 1..n."""
+    numbered = frame.copy()
+    if numbered.index.name != ROW_NUMBER:
+        numbered.index = pd.RangeIndex(1, len(frame) + 1, name=ROW_NUMBER)
+    if not numbered.index.is_unique:
+        raise ContractError(f"the {ROW_NUMBER} index repeats numbers; number each row once")
+    return numbered
+
+
+def _lead_dates(lead_created_at: pd.Series, source: str) -> pd.Series:
+    if not isinstance(lead_created_at.dtype, pd.DatetimeTZDtype):
+        raise ContractError(
+            f"{source}: lead_created_at must be tz-aware timestamps indexed by lead_id, e.g. "
+            "valid_leads.set_index('lead_id')['created_at']"
+        )
+    if not lead_created_at.index.is_unique:
+        raise ContractError(f"{source}: lead_created_at has a lead_id more than once")
+    in_utc: pd.Series = lead_created_at.dt.tz_convert("UTC")
+    return in_utc
+
+
+# --- coercion -------------------------------------------------------------------------------
+
+
+def _cleaned(column: pd.Series) -> pd.Series:
+    """Strip text and read blank text as missing (the models strip whitespace too)."""
+    if not (is_object_dtype(column.dtype) or is_string_dtype(column.dtype)):
+        return column
+    stripped = column.map(lambda v: v.strip() if isinstance(v, str) else v, na_action="ignore")
+    blank = stripped.map(lambda v: v == "", na_action="ignore").fillna(False).astype(bool)
+    return stripped.mask(blank)
+
+
+def _coerce(frame: pd.DataFrame, dtypes: dict[str, str]) -> tuple[pd.DataFrame, list[RuleHits]]:
+    typed = pd.DataFrame(index=frame.index)
+    hits: list[RuleHits] = []
+    for column, dtype in dtypes.items():
+        values, bad = _COERCERS[dtype](frame[column])
+        typed[column] = values
+        if bad.any():
+            rule = Rule(
+                "type",
+                column,
+                f"is not {_TYPE_NAMES[dtype]}",
+                "values must parse as the schema's type; nothing is guessed",
+            )
+            hits.append(RuleHits(rule, tuple(int(n) for n in frame.index[bad])))
+    return typed, hits
+
+
+def _is_text(column: pd.Series) -> pd.Series:
+    return column.map(lambda v: isinstance(v, str)).astype(bool)
+
+
+def _as_string(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if is_string_dtype(column.dtype) and not is_object_dtype(column.dtype):
+        return column.astype("string"), pd.Series(False, index=column.index)
+    text = _is_text(column)
+    bad = ~text & column.notna()
+    return column.where(text, None).astype("string"), bad
+
+
+def _as_float(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    missing = column.isna()
+    if is_bool_dtype(column.dtype):
+        values = pd.Series(np.nan, index=column.index)
+    elif is_numeric_dtype(column.dtype):
+        values = column.astype("float64")
+    else:
+        text = _is_text(column)
+        number = column.map(
+            lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
+        ).astype(bool)
+        parsed = pd.to_numeric(column.where(text), errors="coerce")
+        values = parsed.where(text, pd.to_numeric(column.where(number), errors="coerce"))
+        values = values.astype("float64")
+    # "nan" and "inf" parse as floats but are never a loan amount or a rate.
+    bad = ~missing & ~np.isfinite(values.fillna(np.nan).to_numpy(dtype="float64"))
+    return values.where(~bad), pd.Series(bad, index=column.index)
+
+
+def _as_bool(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if is_bool_dtype(column.dtype):
+        return column.astype("boolean"), pd.Series(False, index=column.index)
+
+    def parse(value: Any) -> bool | None:
+        if isinstance(value, bool | np.bool_):
+            return bool(value)
+        if isinstance(value, str):
+            return _BOOL_TEXT.get(value.lower())
+        if isinstance(value, numbers.Real) and value in (0, 1):
+            return bool(value)
+        return None
+
+    values = column.map(parse, na_action="ignore").astype("boolean")
+    return values, values.isna() & column.notna()
+
+
+def _as_timestamp(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return column.dt.tz_convert("UTC"), pd.Series(False, index=column.index)
+    if is_datetime64_dtype(column.dtype):  # naive: the zone is unknown, so every value is
+        empty = pd.Series(pd.NaT, index=column.index, dtype="datetime64[ns, UTC]")
+        return empty, column.notna()
+    text = _is_text(column)
+    zoned = column.where(text, "").astype(str).str.fullmatch(_TIMESTAMP_WITH_ZONE, flags=re.I)
+    from_text = pd.to_datetime(column.where(zoned), format="ISO8601", utc=True, errors="coerce")
+    aware = column.map(
+        lambda v: isinstance(v, datetime) and v.utcoffset() is not None, na_action="ignore"
+    )
+    aware = aware.fillna(False).astype(bool)
+    from_objects = pd.to_datetime(column.where(aware), utc=True, errors="coerce")
+    values = from_text.where(text, from_objects).astype("datetime64[ns, UTC]")
+    return values, values.isna() & column.notna()
+
+
+_COERCERS = {
+    "string": _as_string,
+    "float64": _as_float,
+    "bool": _as_bool,
+    "datetime64[ns, UTC]": _as_timestamp,
+}
+
+
+def _fill_model_defaults(typed: pd.DataFrame, model: type[Lead] | type[Event]) -> None:
+    """Empty optional fields take the model's default (credit_band 'unknown', ...), as the
+    CRM's single-record API does."""
+    for name, info in model.model_fields.items():
+        default = info.default
+        if info.is_required() or default is None or isinstance(default, bool):
+            continue  # consent flags are required columns: a missing one is not "no"
+        if name in typed.columns and typed[name].isna().any():
+            typed[name] = typed[name].fillna(str(default))
+
+
+# --- from hits to rows and report -----------------------------------------------------------
+
+
+def _without_type_repeats(hits: list[RuleHits]) -> list[RuleHits]:
+    """A value that failed `type` is null after coercion; do not report it as `required` too."""
+    mistyped = {h.rule.column: set(h.row_numbers) for h in hits if h.rule.name == "type"}
+    kept: list[RuleHits] = []
+    for hit in hits:
+        if hit.rule.name == "required" and hit.rule.column in mistyped:
+            rows = tuple(r for r in hit.row_numbers if r not in mistyped[hit.rule.column])
+            if not rows:
+                continue
+            hit = RuleHits(hit.rule, rows)
+        kept.append(hit)
+    return kept
+
+
+def _reasons_by_row(hits: list[RuleHits]) -> dict[int, list[str]]:
+    reasons: dict[int, list[str]] = {}
+    for hit in hits:
+        reason = f"{hit.rule.name}: {hit.rule.column}: {hit.rule.message}"
+        for row in hit.row_numbers:
+            row_reasons = reasons.setdefault(row, [])
+            if reason not in row_reasons:
+                row_reasons.append(reason)
+    return reasons
+
+
+def _quarantine(
+    raw: pd.DataFrame,
+    reasons: dict[int, list[str]],
+    malformed: tuple[MalformedRow, ...],
+    kind: str,
+    source: str,
+) -> pd.DataFrame:
+    failed = raw.loc[raw.index.isin(list(reasons))].astype(object)
+    failed = failed.where(failed.notna(), None)
+    unreadable = pd.DataFrame(
+        None,
+        index=pd.Index([m.row_number for m in malformed], name=ROW_NUMBER),
+        columns=raw.columns,
+    ).astype(object)
+    texts = {row: "; ".join(r) for row, r in reasons.items()}
+    texts.update({m.row_number: f"malformed_row: *: {m.reason}" for m in malformed})
+    quarantined = pd.concat([failed, unreadable]) if len(unreadable) else failed
+    quarantined = quarantined.sort_index()
+    quarantined["origin"] = source
+    quarantined["reasons"] = [texts[int(n)] for n in quarantined.index]
+    quarantined["kind"] = kind
+    quarantined = quarantined.reset_index()
+    return quarantined[[*raw.columns, *QUARANTINE_COLUMNS]]
+
+
+def _failures(
+    hits: list[RuleHits], raw: pd.DataFrame, malformed: tuple[MalformedRow, ...]
+) -> tuple[RuleFailure, ...]:
+    merged: dict[tuple[str, str], tuple[Rule, set[int]]] = {}
+    for hit in hits:
+        key = (hit.rule.name, hit.rule.column)
+        merged.setdefault(key, (hit.rule, set()))[1].update(hit.row_numbers)
+    failures: list[RuleFailure] = []
+    if malformed:
+        failures.append(
+            RuleFailure(
+                "malformed_row",
+                "*",
+                len(malformed),
+                "could not be read as a record",
+                "a record we cannot read cannot be checked; fix the line and re-send it",
+                tuple(FailureExample(m.row_number, m.reason) for m in malformed[:MAX_EXAMPLES]),
+            )
+        )
+    for rule, rows in merged.values():
+        first = sorted(rows)[:MAX_EXAMPLES]
+        examples = tuple(FailureExample(row, _shown_value(raw, row, rule.column)) for row in first)
+        failures.append(
+            RuleFailure(rule.name, rule.column, len(rows), rule.message, rule.why, examples)
+        )
+    return tuple(failures)
+
+
+def _shown_value(raw: pd.DataFrame, row: int, column: str) -> str:
+    if column in HIDDEN_COLUMNS:
+        return _HIDDEN
+    if column not in raw.columns:
+        return ""
+    value = raw.at[row, column]
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "(empty)"
+    text = repr(value) if isinstance(value, str) else repr(str(value))
+    return text if len(text) <= 60 else text[:57] + "...'"
+
+
+def _row_list(rows: Sequence[Any] | pd.Index, limit: int = MAX_EXAMPLES) -> str:
+    shown = ", ".join(str(int(r)) for r in list(rows)[:limit])
+    return shown + (" ..." if len(rows) > limit else "")
+
+
+# --- the feature table ----------------------------------------------------------------------
+
+_KIND_NAMES = {"int": "whole numbers", "float": "numbers", "category": "text categories"}
+
+
+def validate_feature_table(
+    frame: pd.DataFrame, rules: Sequence[FeatureColumnRule], *, source: str = "<features>"
+) -> ValidationReport:
+    """Check a feature table against per-column rules (presence, type, nulls, bounds, categories).
+
+    Rows are numbered from an index named "row_number", else 1..n.
+    """
+    table = _numbered(frame)
+    hits: list[RuleHits] = []
+    missing: list[FeatureColumnRule] = []
+    checkable: list[FeatureColumnRule] = []
+    for rule in rules:
+        if rule.name not in table.columns:
+            missing.append(rule)
+            continue
+        bad = _feature_type_errors(table[rule.name], rule)
+        if bad is None:
+            checkable.append(rule)
+            continue
+        if bad.any():
+            type_rule = Rule(
+                "type",
+                rule.name,
+                f"is not {_KIND_NAMES[rule.kind]}",
+                "the model reads this column as " + _KIND_NAMES[rule.kind],
+            )
+            hits.append(RuleHits(type_rule, tuple(int(n) for n in table.index[bad])))
+    checked = table[[r.name for r in checkable]].copy()
+    for rule in checkable:
+        if rule.kind == "category":
+            checked[rule.name] = checked[rule.name].astype(object)
+    checked = checked.reset_index()
+    if checkable:
+        hits += suite_runner().run(checked, feature_table_suite(tuple(checkable)))
+
+    failures = [
+        RuleFailure(
+            "column_present",
+            rule.name,
+            len(table),
+            "is missing from the table",
+            "the model needs every feature column, in the feature list's order",
+        )
+        for rule in missing
+    ]
+    failures += _failures(hits, table, ())
+    failing_rows = {row for hit in hits for row in hit.row_numbers}
+    n_failing = len(table) if missing else len(failing_rows)
+    extra = [c for c in table.columns if c not in {r.name for r in rules}]
+    return ValidationReport(
+        kind="features",
+        source=source,
+        n_rows=len(table),
+        n_valid=len(table) - n_failing,
+        n_quarantined=n_failing,
+        failures=tuple(failures),
+        warnings=tuple(f"column {c!r} is not in the feature list" for c in extra),
+    )
+
+
+def _feature_type_errors(column: pd.Series, rule: FeatureColumnRule) -> pd.Series | None:
+    """None when the column's type fits its kind; else a mask of the rows that do not fit."""
+    if rule.kind == "category":
+        if isinstance(column.dtype, pd.CategoricalDtype) or is_string_dtype(column.dtype):
+            text = _is_text(column) | column.isna()
+            return None if text.all() else ~text
+        return column.notna()
+    if is_bool_dtype(column.dtype) or not is_numeric_dtype(column.dtype):
+        return column.notna()
+    if rule.kind == "int":
+        values = column.astype("float64")
+        fractional = values.notna() & (values % 1 != 0)
+        return fractional if fractional.any() else None
+    return None
