@@ -72,12 +72,12 @@ STATE_RULES: Final[Mapping[UsState, CallingRule]] = {
         time(8, 0), time(20, 0), 3, frozenset({Channel.CALL}), "Fla. Stat. 501.616(6); FTSA"
     ),
     # 8 a.m.-8 p.m.; at most 3 calls per 24 h on the same subject.
-    # Oklahoma Telephone Solicitation Act (2022), 15 O.S. 775C.
+    # Oklahoma Telephone Solicitation Act (2022).
     UsState.OK: CallingRule(
         time(8, 0), time(20, 0), 3, frozenset({Channel.CALL}), "Oklahoma Telephone Solicitation Act"
     ),
     # 8 a.m.-8 p.m.; at most 3 calls or texts per 24 h on the same subject.
-    # Maryland Stop the Spam Calls Act (2023), Md. Code, Com. Law title 14, subtitle 45.
+    # Maryland Stop the Spam Calls Act (2023).
     UsState.MD: CallingRule(
         time(8, 0),
         time(20, 0),
@@ -296,17 +296,22 @@ PREFERRED_WEEKDAYS: Final = frozenset({2, 3})
 WORST_SLOTS: Final = frozenset({(0, 0), (4, 1)})
 """(weekday, slot index): Monday morning and Friday afternoon are the worst (DOMAIN.md)."""
 
-DAY_PREFERENCE: Final = timedelta(days=1)
-"""How much a preferred day (or a worst slot) weighs against waiting, when choosing a slot."""
+WORST_SLOT_PENALTY: Final = timedelta(hours=24)
+"""Waiting up to a day is better than calling in a worst slot."""
+
+PREFERRED_DAY_BONUS: Final = timedelta(hours=36)
+"""Waiting up to a day and a half is worth it to call on a Wednesday or Thursday instead; so a
+lead whose Monday is over waits for Wednesday morning, while one whose Saturday is over is
+called on Sunday."""
 
 
 def best_time_to_call(lead_zone: str, state: UsState | str, at_utc: datetime) -> datetime:
     """The next best contact slot (8-9 AM, 4-6 PM local) inside the legal window, local time.
 
-    Today's remaining slots come first (now, when a slot is under way): speed beats the day of
-    the week. Once today is done it is a choice between days: a slot's cost is its wait, plus one
-    day for a Monday-morning or Friday-afternoon slot, minus one day on Wednesday or Thursday;
-    the cheapest wins, the earlier one on a tie.
+    Today's remaining slots come first (now, when a slot is under way), except a Monday-morning
+    or Friday-afternoon one: speed beats the day of the week. Otherwise it is a choice between
+    days: a slot's cost is its wait, plus WORST_SLOT_PENALTY for a worst slot, minus
+    PREFERRED_DAY_BONUS on Wednesday or Thursday; the cheapest wins, the earlier on a tie.
     """
     return _best_time(lead_zone, calling_rule(state), _require_utc(at_utc))
 
@@ -330,9 +335,9 @@ def _best_time(zone_name: str, rule: CallingRule, at_utc: datetime) -> datetime:
                 return candidate.astimezone(zone)
             cost = candidate - at_utc
             if worst:
-                cost += DAY_PREFERENCE
+                cost += WORST_SLOT_PENALTY
             if day.weekday() in PREFERRED_WEEKDAYS:
-                cost -= DAY_PREFERENCE
+                cost -= PREFERRED_DAY_BONUS
             if best_cost is None or cost < best_cost:
                 best, best_cost = candidate, cost
     if best is None:  # unreachable with a non-empty slot inside the legal window
@@ -477,6 +482,51 @@ def _next_allowed(
     return moment
 
 
+@dataclass(frozen=True, slots=True)
+class _Common:
+    """What every channel's decision shares: places, windows and contacts in the cap period."""
+
+    lead_ids: npt.NDArray[np.object_]
+    places: list[_Place]
+    windows: dict[int, Window]
+    in_window: BoolArray
+    counted: npt.NDArray[np.int64]
+    newest_first: dict[str, list[datetime]]
+
+
+def _common(leads: pd.DataFrame, at: datetime, contacts: pd.DataFrame | None) -> _Common:
+    _require_columns(leads, ("lead_id", "state", "time_zone"), "leads")
+    lead_ids = leads["lead_id"].astype(str).to_numpy(dtype=object)
+    places = _places(leads)
+    # Places come from a cache, so equal places are one object: id() is a cheap key.
+    windows: dict[int, Window] = {}
+    in_window = np.zeros(len(leads), dtype=bool)
+    for i, place in enumerate(places):
+        if place.zone is not None and place.rule is not None:
+            window = windows.get(id(place))
+            if window is None:
+                window = windows[id(place)] = _window(place.zone, place.rule, at)
+            in_window[i] = window.is_open
+    counted, newest_first = _cap_counts(lead_ids, [p.rule for p in places], contacts, at)
+    return _Common(lead_ids, places, windows, in_window, counted, newest_first)
+
+
+def assess_channels(
+    leads: pd.DataFrame,
+    *,
+    at_utc: datetime,
+    channels: Sequence[Channel | str] = (Channel.CALL, Channel.TEXT),
+    contacts: pd.DataFrame | None = None,
+) -> dict[Channel, pd.DataFrame]:
+    """assess_eligibility for several channels at once, sharing the work they have in common."""
+    at = _require_utc(at_utc)
+    chosen = [Channel(c) for c in channels]
+    for channel in chosen:
+        _require_columns(leads, _lead_columns_for(channel), "leads")
+    common = _common(leads, at, contacts)
+    return {channel: _decide(leads, common, channel, at) for channel in chosen}
+
+
 def assess_eligibility(
     leads: pd.DataFrame,
     *,
@@ -488,38 +538,29 @@ def assess_eligibility(
 
     leads: one row per lead with the LEAD_FIELDS the channel needs. contacts: our outbound
     contacts (lead_id, occurred_at UTC, channel) for the state caps. Returns a frame on the
-    leads' index: eligible, rule, reason, local_zone, next_allowed_utc, contacts_24h.
+    leads' index: lead_id, eligible, rule, reason, local_zone, next_allowed_utc, contacts_24h
+    (the contacts that count toward the lead's state cap).
     """
-    at = _require_utc(at_utc)
-    chosen = Channel(channel)
-    _require_columns(leads, _lead_columns_for(chosen), "leads")
+    decided = assess_channels(leads, at_utc=at_utc, channels=(channel,), contacts=contacts)
+    return decided[Channel(channel)]
+
+
+def _decide(leads: pd.DataFrame, common: _Common, chosen: Channel, at: datetime) -> pd.DataFrame:
     n = len(leads)
-    lead_ids = leads["lead_id"].astype(str).to_numpy(dtype=object)
+    lead_ids, places, windows = common.lead_ids, common.places, common.windows
+    in_window, counted, newest_first = common.in_window, common.counted, common.newest_first
     opted_out = _flag(leads, f"opted_out_{chosen}", missing=True)
     consent = _flag(leads, f"consent_{chosen}", missing=False)
     applied = _flag(leads, "applied", missing=False)
     timed = chosen in TIMED_CHANNELS
     dnc = _flag(leads, "dnc", missing=True) if timed else np.zeros(n, dtype=bool)
-
-    places = _places(leads)
-    # Places come from a cache, so equal places are one object: id() is a cheap key.
-    windows: dict[int, Window] = {}
-    in_window = np.zeros(n, dtype=bool)
-    for i, place in enumerate(places):
-        if place.zone is not None and place.rule is not None:
-            window = windows.get(id(place))
-            if window is None:
-                window = windows[id(place)] = _window(place.zone, place.rule, at)
-            in_window[i] = window.is_open
-    rules = [place.rule if timed else None for place in places]
-    counted, newest_first = _cap_counts(lead_ids, rules, contacts, at)
     cap_reached = np.array(
         [
-            r is not None
-            and r.max_contacts_per_24h is not None
-            and chosen in r.capped_channels
-            and k >= r.max_contacts_per_24h
-            for r, k in zip(rules, counted, strict=True)
+            p.rule is not None
+            and p.rule.max_contacts_per_24h is not None
+            and chosen in p.rule.capped_channels
+            and k >= p.rule.max_contacts_per_24h
+            for p, k in zip(places, counted, strict=True)
         ],
         dtype=bool,
     )

@@ -16,7 +16,7 @@ from data_contracts.enums import Channel
 from serving.compliance import (
     ComplianceInputError,
     Rule,
-    assess_eligibility,
+    assess_channels,
     best_time_to_call,
     calling_window,
     utc_timestamps,
@@ -196,7 +196,10 @@ def _timestamps(frame: pd.DataFrame, column: str) -> npt.NDArray[np.int64]:
     """A UTC timestamp column as int64 nanoseconds with NaT as the minimum int64."""
     if column not in frame.columns:
         return np.full(len(frame), np.iinfo(np.int64).min, dtype=np.int64)
-    naive_utc = utc_timestamps(frame, column).dt.tz_localize(None)
+    try:
+        naive_utc = utc_timestamps(frame, column).dt.tz_localize(None)
+    except ComplianceInputError as error:
+        raise QueueInputError(str(error)) from error
     nanoseconds: npt.NDArray[np.int64] = naive_utc.to_numpy(dtype="datetime64[ns]").view(np.int64)
     return nanoseconds
 
@@ -247,8 +250,12 @@ def suggested_channel(candidates: pd.DataFrame) -> npt.NDArray[np.object_]:
     """Call by default; text when the lead consented to texts and either did not consent to
     calls or has replied to more of our texts than it answered calls (texts_replied >
     calls_connected; absent counts are 0). The other channel is the fallback."""
-    consent_call = candidates["consent_call"].fillna(False).to_numpy(dtype=bool)
-    consent_text = candidates["consent_text"].fillna(False).to_numpy(dtype=bool)
+    consent_call, consent_text = (
+        np.where(pd.isna(values), False, values).astype(bool)
+        for values in (
+            candidates[c].to_numpy(dtype=object) for c in ("consent_call", "consent_text")
+        )
+    )
     replied = np.nan_to_num(_number(candidates, "texts_replied"))
     connected = np.nan_to_num(_number(candidates, "calls_connected"))
     prefer_text = consent_text & (~consent_call | (replied > connected))
@@ -273,6 +280,9 @@ def build_queue(
     Lanes: 'new' (never contacted, oldest waiting first), 'trigger' (rate drop, timeline coming
     due, inbound in the last hour), 'ranked' (the rest); trigger and ranked sort by probability
     or by expected value = probability x loan_amount_usd x compensation_bps / 10,000.
+    Every item (call or text) uses one unit of capacity; capacity_left = capacity minus
+    calls_made_today, between 0 and capacity. contacts: our recent outbound contacts
+    (lead_id, occurred_at UTC, channel) for the FL/OK/MD caps.
     """
     _check_arguments(
         candidates, officer_id, at_utc, capacity, calls_made_today, rank_by, compensation_bps
@@ -295,10 +305,9 @@ def build_queue(
         )
 
     try:
-        by_channel = {
-            ch: assess_eligibility(candidates, at_utc=at, channel=ch, contacts=contacts)
-            for ch in (Channel.CALL, Channel.TEXT)
-        }
+        by_channel = assess_channels(
+            candidates, at_utc=at, channels=(Channel.CALL, Channel.TEXT), contacts=contacts
+        )
     except ComplianceInputError as error:
         raise QueueInputError(str(error)) from error
     preferred = suggested_channel(candidates)

@@ -296,7 +296,10 @@ def test_zone_abbreviations_are_the_generic_us_names() -> None:
         (utc(2025, 6, 4, 12, 30), datetime(2025, 6, 4, 8, 30)),  # Wed 08:30: now
         (utc(2025, 6, 4, 14), datetime(2025, 6, 4, 16, 0)),  # Wed 10:00: this afternoon
         (utc(2025, 6, 3, 23), datetime(2025, 6, 4, 8, 0)),  # Tue 19:00: Wed morning
-        (utc(2025, 6, 2, 23), datetime(2025, 6, 3, 8, 0)),  # Mon 19:00: Tue beats Wed on a tie
+        (utc(2025, 6, 2, 23), datetime(2025, 6, 4, 8, 0)),  # Mon 19:00: Wed beats Tue
+        (utc(2025, 6, 5, 23), datetime(2025, 6, 6, 8, 0)),  # Thu 19:00: Fri morning
+        (utc(2025, 6, 7, 23), datetime(2025, 6, 8, 8, 0)),  # Sat 19:00: Sun, not Wed
+        (utc(2025, 6, 8, 23), datetime(2025, 6, 9, 16, 0)),  # Sun 19:00: Mon afternoon
         (utc(2025, 6, 2, 11), datetime(2025, 6, 2, 16, 0)),  # Mon 07:00: skip Monday morning
         (utc(2025, 6, 6, 14), datetime(2025, 6, 7, 8, 0)),  # Fri 10:00: skip Friday afternoon
     ],

@@ -242,6 +242,10 @@ def test_bad_input_is_refused_with_the_field_named() -> None:
         build_queue(frame(candidate("L1", probability=np.nan)), officer_id="lo-01", at_utc=AT)
     with pytest.raises(QueueInputError, match="capacity"):
         build_queue(frame(candidate("L1")), officer_id="lo-01", at_utc=AT, capacity=-1)
+    naive = frame(candidate("L1"))
+    naive["created_at"] = naive["created_at"].dt.tz_localize(None)
+    with pytest.raises(QueueInputError, match="'created_at' has timestamps without a time zone"):
+        build_queue(naive, officer_id="lo-01", at_utc=AT)
     with pytest.raises(QueueInputError, match="more than once"):
         build_queue(frame(candidate("L1"), candidate("L1")), officer_id="lo-01", at_utc=AT)
 
