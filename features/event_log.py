@@ -96,6 +96,10 @@ quarantine_table = Table(
     Column("quarantined_at", DateTime, nullable=False),
 )
 
+QUARANTINE_META = frozenset({"origin", "row_number", "reasons", "kind"})
+"""Columns data_contracts.validate adds to quarantined rows; the rest is the raw record
+(note 'source' is a lead column, the lead's source, so the file is called 'origin')."""
+
 _TIMESTAMP_COLUMNS = {"created_at", "occurred_at", "updated_at", "ingested_at", "quarantined_at"}
 
 
@@ -105,6 +109,16 @@ class AppendResult:
 
     accepted: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A stored batch: ids stored (accepted events, created or updated leads), duplicates, and
+    how many rows went to quarantine."""
+
+    stored: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    quarantined: int = 0
 
 
 @dataclass(frozen=True)
@@ -182,42 +196,43 @@ class EventLog:
 
     def upsert_leads(self, frame: pd.DataFrame, *, now: datetime | None = None) -> UpsertResult:
         """Create new leads and update known ones (the CRM re-sends a lead when it changes)."""
-        if frame.empty:
-            return UpsertResult()
-        stamp = now or datetime.now(UTC)
-        frame = frame.drop_duplicates("lead_id", keep="last").assign(updated_at=stamp)
-        rows = _records(frame, [*LEAD_COLUMNS, "updated_at"])
-        ids = [r["lead_id"] for r in rows]
         with self.engine.begin() as conn:
-            known = self._existing(conn, leads_table.c.lead_id, ids)
-            new_rows = [r for r in rows if r["lead_id"] not in known]
-            old_rows = [r for r in rows if r["lead_id"] in known]
-            if new_rows:
-                conn.execute(leads_table.insert(), new_rows)
-            for row in old_rows:
-                conn.execute(
-                    leads_table.update().where(leads_table.c.lead_id == row["lead_id"]), row
-                )
-        return UpsertResult(
-            created=[r["lead_id"] for r in new_rows], updated=[r["lead_id"] for r in old_rows]
-        )
+            return self._upsert_leads(conn, frame, now or datetime.now(UTC))
 
     def append_events(self, frame: pd.DataFrame, *, now: datetime | None = None) -> AppendResult:
         """Append events; an event_id already stored (or repeated in the batch) is a duplicate."""
-        if frame.empty:
-            return AppendResult()
-        stamp = now or datetime.now(UTC)
-        repeated = frame["event_id"].duplicated(keep="first")
-        batch = frame.loc[~repeated].assign(ingested_at=stamp)
-        rows = _records(batch, [*EVENT_COLUMNS, "ingested_at"])
-        ids = [r["event_id"] for r in rows]
         with self.engine.begin() as conn:
-            known = self._existing(conn, events_table.c.event_id, ids)
-            fresh = [r for r in rows if r["event_id"] not in known]
-            if fresh:
-                conn.execute(events_table.insert(), fresh)
-        duplicates = [i for i in ids if i in known] + frame.loc[repeated, "event_id"].tolist()
-        return AppendResult(accepted=[r["event_id"] for r in fresh], duplicates=duplicates)
+            return self._append_events(conn, frame, now or datetime.now(UTC))
+
+    def quarantine(self, frame: pd.DataFrame, *, kind: str, now: datetime | None = None) -> int:
+        """Keep rows that failed the contracts, with their reasons; nothing is dropped silently."""
+        with self.engine.begin() as conn:
+            return self._quarantine(conn, frame, kind, now or datetime.now(UTC))
+
+    def write_batch(
+        self,
+        kind: str,
+        valid: pd.DataFrame,
+        quarantined: pd.DataFrame,
+        *,
+        now: datetime | None = None,
+    ) -> BatchResult:
+        """Store a validated batch in one transaction: its valid rows and its quarantined rows.
+
+        Either both parts are stored or neither is (a failure rolls the whole batch back).
+        """
+        stamp = now or datetime.now(UTC)
+        with self.engine.begin() as conn:
+            if kind == "leads":
+                leads = self._upsert_leads(conn, valid, stamp)
+                stored, duplicates = leads.created + leads.updated, []
+            elif kind == "events":
+                events = self._append_events(conn, valid, stamp)
+                stored, duplicates = events.accepted, events.duplicates
+            else:
+                raise ValueError(f"kind must be 'leads' or 'events', got {kind!r}")
+            held = self._quarantine(conn, quarantined, kind, stamp)
+        return BatchResult(stored=stored, duplicates=duplicates, quarantined=held)
 
     def put_market_rates(self, frame: pd.DataFrame) -> int:
         """Store daily market rates; a date already stored keeps its first value."""
@@ -229,32 +244,59 @@ class EventLog:
                 conn.execute(market_rates_table.insert(), fresh)
         return len(fresh)
 
-    def quarantine(self, frame: pd.DataFrame, *, kind: str, now: datetime | None = None) -> int:
-        """Keep rows that failed the contracts, with their reasons; nothing is dropped silently."""
+    def _upsert_leads(self, conn: Connection, frame: pd.DataFrame, now: datetime) -> UpsertResult:
+        if frame.empty:
+            return UpsertResult()
+        frame = frame.drop_duplicates("lead_id", keep="last").assign(updated_at=now)
+        rows = _records(frame, [*LEAD_COLUMNS, "updated_at"])
+        known = self._existing(conn, leads_table.c.lead_id, [r["lead_id"] for r in rows])
+        new_rows = [r for r in rows if r["lead_id"] not in known]
+        old_rows = [r for r in rows if r["lead_id"] in known]
+        if new_rows:
+            conn.execute(leads_table.insert(), new_rows)
+        for row in old_rows:
+            conn.execute(leads_table.update().where(leads_table.c.lead_id == row["lead_id"]), row)
+        return UpsertResult(
+            created=[r["lead_id"] for r in new_rows], updated=[r["lead_id"] for r in old_rows]
+        )
+
+    def _append_events(self, conn: Connection, frame: pd.DataFrame, now: datetime) -> AppendResult:
+        if frame.empty:
+            return AppendResult()
+        repeated = frame["event_id"].duplicated(keep="first")
+        batch = frame.loc[~repeated].assign(ingested_at=now)
+        rows = _records(batch, [*EVENT_COLUMNS, "ingested_at"])
+        ids = [r["event_id"] for r in rows]
+        known = self._existing(conn, events_table.c.event_id, ids)
+        fresh = [r for r in rows if r["event_id"] not in known]
+        if fresh:
+            conn.execute(events_table.insert(), fresh)
+        duplicates = [i for i in ids if i in known] + frame.loc[repeated, "event_id"].tolist()
+        return AppendResult(accepted=[r["event_id"] for r in fresh], duplicates=duplicates)
+
+    def _quarantine(self, conn: Connection, frame: pd.DataFrame, kind: str, now: datetime) -> int:
         if frame.empty:
             return 0
-        stamp = _to_naive_utc(now or datetime.now(UTC))
-        meta = {"source", "row_number", "reasons", "kind"}
+        stamp = _to_naive_utc(now)
         rows = []
         for record in frame.to_dict(orient="records"):
             raw = {
                 str(k): (None if _is_missing(v) else str(v))
                 for k, v in record.items()
-                if k not in meta
+                if k not in QUARANTINE_META
             }
             row_number: Any = record.get("row_number")
             rows.append(
                 {
                     "kind": kind,
-                    "source": str(record.get("source", "")),
+                    "source": str(record.get("origin", "")),
                     "row_number": None if _is_missing(row_number) else int(row_number),
                     "reasons": _reasons_text(record.get("reasons")),
                     "raw": json.dumps(raw, sort_keys=True),
                     "quarantined_at": stamp,
                 }
             )
-        with self.engine.begin() as conn:
-            conn.execute(quarantine_table.insert(), rows)
+        conn.execute(quarantine_table.insert(), rows)
         return len(rows)
 
     # -- reads ------------------------------------------------------------------------------
@@ -304,7 +346,7 @@ class EventLog:
     def lead_created_at(self, lead_ids: Sequence[str] | None = None) -> pd.Series:
         """created_at by lead_id (UTC), for the 'not before the lead existed' rule."""
         query = select(leads_table.c.lead_id, leads_table.c.created_at)
-        if lead_ids is not None:
+        if lead_ids is not None and len(lead_ids) <= 900:  # else read all: one query, no limit
             query = query.where(leads_table.c.lead_id.in_(list(lead_ids)))
         with self.engine.connect() as conn:
             frame = pd.read_sql(query, conn)

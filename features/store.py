@@ -7,6 +7,7 @@ the caller), so `rm -rf .leadscore` resets the feature store with everything els
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,11 +84,9 @@ class LeadFeatureStore:
 
         The snapshot file must exist first: Feast reads its schema when it applies the source.
         """
-        from features.feature_repo.lead_features import FEAST_OBJECTS
-
         if not self.snapshots_path.exists():
             self.write_snapshots(_empty_snapshots())
-        self.store.apply(list(FEAST_OBJECTS))
+        self.store.apply(_objects_reading(self.snapshots_path))
 
     def write_snapshots(self, snapshots: pd.DataFrame) -> Path:
         """Replace the offline store's parquet with these snapshots (one row per lead and day)."""
@@ -147,6 +146,25 @@ class LeadFeatureStore:
         for name, values in _typed_features(frame).items():
             result[name] = values
         return result
+
+
+def _objects_reading(snapshots_path: Path) -> list[Any]:
+    """The repository's objects with the snapshot source pointing at this store's parquet.
+
+    The definitions keep a path relative to the repository (for `feast apply` in that folder);
+    DuckDB, the offline engine, resolves relative paths against the working directory, so the
+    applied copy names the file absolutely. The source files are not rewritten.
+    """
+    from features.feature_repo.lead_features import FEAST_OBJECTS
+
+    objects = copy.deepcopy(list(FEAST_OBJECTS))
+    uri = str(snapshots_path.resolve())
+    for obj in objects:
+        for source in (obj, getattr(obj, "batch_source", None)):
+            options = getattr(source, "file_options", None)
+            if options is not None:
+                options.uri = uri
+    return objects
 
 
 def _epoch_seconds(values: pd.Series) -> pd.Series:

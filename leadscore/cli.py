@@ -1,4 +1,4 @@
-"""The `leadscore` command line: one Typer app; each group of commands lives in leadscore/commands/."""
+"""The `leadscore` command line: one Typer app; command groups live in leadscore/commands/."""
 
 from __future__ import annotations
 

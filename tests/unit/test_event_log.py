@@ -88,7 +88,7 @@ def test_quarantine_keeps_reasons_and_raw_row(log: EventLog) -> None:
             "event_id": ["E9"],
             "lead_id": ["L1"],
             "event_type": ["teleport"],
-            "source": ["events.csv"],
+            "origin": ["events.csv"],
             "row_number": [7],
             "reasons": [["allowed_values: event_type: 'teleport' is not an event type"]],
         }
