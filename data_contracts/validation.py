@@ -49,6 +49,7 @@ from data_contracts.reading import (
 )
 from data_contracts.schemas import LEAD_PII_COLUMNS
 from data_contracts.suites import (
+    LEAD_AGE_AT_EVENT_S,
     LEAD_CREATED_AT,
     FeatureColumnRule,
     Rule,
@@ -246,11 +247,10 @@ def validate(
         if lead_created_at is None:
             warnings.append("lead_created_at not given: lead_exists and not_before_lead skipped")
         else:
-            checked[LEAD_CREATED_AT] = (
-                _lead_dates(lead_created_at, source)
-                .reindex(checked["lead_id"].to_numpy())
-                .to_numpy()
-            )
+            created = _lead_dates(lead_created_at, source).reindex(checked["lead_id"].to_numpy())
+            checked[LEAD_CREATED_AT] = created.array  # .array keeps the zone, even all-NaT
+            age = checked["occurred_at"] - checked[LEAD_CREATED_AT]
+            checked[LEAD_AGE_AT_EVENT_S] = age.dt.total_seconds()
         suite = event_suite(with_leads=lead_created_at is not None)
     hits += suite_runner().run(checked, suite, now=now_utc)
     hits = _without_type_repeats(hits)
@@ -291,6 +291,8 @@ def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _lead_dates(lead_created_at: pd.Series, source: str) -> pd.Series:
+    if lead_created_at.empty:  # no leads known yet: every event fails lead_exists
+        return pd.Series([], index=pd.Index([], dtype=object), dtype="datetime64[ns, UTC]")
     if not isinstance(lead_created_at.dtype, pd.DatetimeTZDtype):
         raise ContractError(
             f"{source}: lead_created_at must be tz-aware timestamps indexed by lead_id, e.g. "

@@ -109,3 +109,23 @@ def test_naive_lead_dates_are_refused(now: datetime, events: pd.DataFrame) -> No
     naive = pd.Series(pd.to_datetime(["2024-01-02"]), index=["L1"])
     with pytest.raises(ContractError, match="tz-aware"):
         validate(events, "events", now=now, lead_created_at=naive)
+
+
+def test_no_known_leads_quarantines_every_event_as_lead_exists(
+    now: datetime, events: pd.DataFrame
+) -> None:
+    """An empty event log hands over an empty (untyped) Series: every lead is unknown."""
+    result = validate(events, "events", now=now, lead_created_at=pd.Series([], dtype=object))
+    assert result.valid.empty
+    assert [(f.rule, f.count) for f in result.report.failures] == [("lead_exists", len(events))]
+
+
+def test_every_timestamp_without_a_zone_quarantines_all_rows_without_crashing(
+    now: datetime, events: pd.DataFrame, lead_created_at: pd.Series
+) -> None:
+    events["occurred_at"] = "2024-05-01 10:00:00"
+    result = validate(events, "events", now=now, lead_created_at=lead_created_at)
+    assert result.valid.empty
+    assert [(f.rule, f.column, f.count) for f in result.report.failures] == [
+        ("type", "occurred_at", len(events))
+    ]
