@@ -379,8 +379,6 @@ def _last_flagged(flag: BoolArray) -> IntArray:
 class _Rows:
     """Where each snapshot row's lead's events start and where its as-of (and windows) fall."""
 
-    lead: IntArray
-    as_of_index: IntArray
     start: IntArray
     at: IntArray
     window_at: dict[int, IntArray]
@@ -666,8 +664,6 @@ def build_snapshots(
 
     rows_key = _keys(row_lead, np.searchsorted(universe, grid).astype(np.int64)[as_of_index])
     rows = _Rows(
-        lead=row_lead,
-        as_of_index=as_of_index,
         start=lead_start[row_lead],
         at=np.searchsorted(event_keys, rows_key, side="right"),
         window_at={days: position(grid - days * NS_PER_DAY) for days in WINDOW_DAYS},
