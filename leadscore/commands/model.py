@@ -1,0 +1,309 @@
+"""Model commands: train (lead frame or a CSV export), promote, rollback, models, score."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from leadscore.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from training.pipeline import TrainingReport
+
+console = Console()
+err = Console(stderr=True)
+
+LEAD_MODEL = "lead-scorer"
+CSV_MODEL = "lead-scorer-csv"
+
+
+def _mlflow_defaults() -> None:
+    """No usage telemetry and no progress bars from MLflow unless the user asks for them."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _training_frame(settings: Settings) -> pd.DataFrame:
+    """The lead training frame through the Feast FeatureService (training/dataset.py)."""
+    import importlib
+
+    from leadscore.resources import open_event_log, open_feature_store
+
+    # Imported by name: training/dataset.py is written alongside this command (lead engineer).
+    dataset = importlib.import_module("training.dataset")
+    frame: pd.DataFrame = dataset.build_training_frame(
+        open_feature_store(settings),
+        open_event_log(settings),
+        horizon_days=settings.horizon_days,
+    )
+    return frame
+
+
+def _print_report(report: TrainingReport, tracking_uri: str) -> None:
+    table = Table(title="test slice", show_lines=False)
+    columns = list(report.evaluation.table.columns)
+    table.add_column("method")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for method, row in report.evaluation.table.iterrows():
+        table.add_row(
+            str(method),
+            *("n/a" if v != v else f"{v:.4f}" for v in row),  # NaN != NaN
+        )
+    console.print(table)
+    console.print(
+        f"ROC-AUC {report.metric('roc_auc'):.4f}  ECE {report.metric('ece'):.4f}  "
+        f"capture at capacity {report.metric('capture_at_capacity'):.1%} "
+        f"(capacity {report.evaluation.capacity})"
+    )
+    console.print(f"pred_contrib vs TreeSHAP max |diff|: {report.contrib_shap_max_abs_diff:.2e}")
+    console.print("top features (mean |SHAP|): " + ", ".join(report.importance["feature"].head(5)))
+    for gate in report.gates:
+        mark = "[green]PASS[/green]" if gate.passed else "[red]FAIL[/red]"
+        console.print(f"  {mark} {gate.name}: {gate.detail}")
+    if report.failed:
+        console.print(
+            f"[yellow]version {report.version} is the challenger; failed gate(s): "
+            f"{', '.join(report.failed)}[/yellow] (promote by hand with "
+            f"`leadscore promote {report.version}` if you accept it)"
+        )
+    else:
+        console.print(f"[green]version {report.version} is the champion[/green]")
+    console.print(f"run {report.run_id}; browse with: mlflow ui --backend-store-uri {tracking_uri}")
+
+
+def train(
+    csv: Annotated[
+        Path | None, typer.Option(help="train from a flat CRM export instead of the lead frame")
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="--csv: the yes/no outcome column")] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="--csv: column identifying a lead (rows grouped)")
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option("--time", help="--csv: date column; split by time when given")
+    ] = None,
+    allow_protected: Annotated[
+        bool,
+        typer.Option(help="--csv: let protected attributes be features (fails the fairness gate)"),
+    ] = False,
+    drop: Annotated[
+        list[str] | None, typer.Option(help="--csv: column to leave out (repeatable)")
+    ] = None,
+    capacity_share: Annotated[
+        float, typer.Option(help="--csv: capacity as a share of test rows (global ranking)")
+    ] = 0.1,
+    frame: Annotated[
+        Path | None, typer.Option(help="a saved training frame (parquet) instead of Feast")
+    ] = None,
+    model_name: Annotated[
+        str | None,
+        typer.Option(help="registered model [default: lead-scorer, or lead-scorer-csv with --csv]"),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="random seed: same data and seed, same model")] = 42,
+    threads: Annotated[int, typer.Option(help="LightGBM threads")] = 2,
+    calibration: Annotated[str, typer.Option(help="platt or isotonic")] = "platt",
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow store [default: sqlite under the data home]")
+    ] = None,
+) -> None:
+    """Train, evaluate against baselines, audit fairness, gate, and register the model."""
+    _mlflow_defaults()
+    import pandas as pd
+
+    from training.pipeline import RegistryTarget, run_training
+    from training.train import TrainConfig, TrainingFrameError, prepare_lead_data
+
+    settings = get_settings()
+    if calibration not in ("platt", "isotonic"):
+        raise _fail("--calibration must be 'platt' or 'isotonic'")
+    config = TrainConfig(seed=seed, num_threads=threads, calibration=calibration)  # type: ignore[arg-type]
+    uri = tracking_uri or settings.tracking_uri
+    settings.home_dir.mkdir(parents=True, exist_ok=True)
+    warnings: list[str] = []
+    extra: dict[str, Any] = {}
+    if csv is not None:
+        from training.csv_import import CsvImportError, prepare_csv, read_export
+
+        if target is None:
+            raise _fail("--csv needs --target COLUMN (the yes/no outcome)")
+        try:
+            raw = read_export(csv)
+            data, imported = prepare_csv(
+                raw,
+                target,
+                config,
+                id_column=id_column,
+                time_column=time_column,
+                allow_protected=allow_protected,
+                drop=drop or (),
+                capacity_share=capacity_share,
+                source_name=csv.name,
+            )
+        except CsvImportError as exc:
+            raise _fail(str(exc)) from exc
+        for line in imported.lines():
+            console.print(f"  {line}")
+        for warning in imported.warnings:
+            err.print(f"[bold red]WARNING[/bold red] {warning}")
+        warnings = imported.warnings
+        extra = {"source_file": csv.name, "target": target}
+        name = model_name or CSV_MODEL
+    else:
+        try:
+            lead_frame = pd.read_parquet(frame) if frame else _training_frame(settings)
+            data = prepare_lead_data(
+                lead_frame,
+                config,
+                horizon_days=settings.horizon_days,
+                capacity=settings.officer_capacity,
+            )
+        except TrainingFrameError as exc:
+            raise _fail(str(exc)) from exc
+        name = model_name or LEAD_MODEL
+    sizes = data.slices.sizes()
+    console.print(
+        f"train {sizes['train_rows']:,} rows / early stopping {sizes['early_stopping_rows']:,} / "
+        f"calibration {sizes['calibration_rows']:,} / test {sizes['test_rows']:,}"
+    )
+    with console.status("training, evaluating, logging ..."):
+        report = run_training(
+            data,
+            config,
+            RegistryTarget(uri, settings.artifacts_dir, name),
+            extra_params=extra,
+            warnings=warnings,
+        )
+    _print_report(report, uri)
+
+
+def promote(
+    version: Annotated[str, typer.Argument(help="registered version to make champion")],
+    model_name: Annotated[str, typer.Option(help="registered model")] = LEAD_MODEL,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow store")] = None,
+) -> None:
+    """Make a version the champion by hand (the old champion becomes previous-champion)."""
+    _mlflow_defaults()
+    from training.registry import RegistryError
+    from training.registry import promote as promote_version
+
+    uri = tracking_uri or get_settings().tracking_uri
+    try:
+        previous = promote_version(uri, version, model_name=model_name, by="human")
+    except RegistryError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"{model_name} v{version} is the champion (was: {previous or 'none'})")
+
+
+def rollback(
+    model_name: Annotated[str, typer.Option(help="registered model")] = LEAD_MODEL,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow store")] = None,
+) -> None:
+    """Give the champion alias back to the previous champion."""
+    _mlflow_defaults()
+    from training.registry import RegistryError
+    from training.registry import rollback as rollback_champion
+
+    uri = tracking_uri or get_settings().tracking_uri
+    try:
+        demoted, restored = rollback_champion(uri, model_name=model_name)
+    except RegistryError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"{model_name}: champion v{demoted} rolled back to v{restored}")
+
+
+def models(
+    model_name: Annotated[str, typer.Option(help="registered model")] = LEAD_MODEL,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow store")] = None,
+) -> None:
+    """List the registered versions with aliases and key test metrics."""
+    _mlflow_defaults()
+    from training.registry import KEY_METRICS, RegistryError, list_models
+
+    uri = tracking_uri or get_settings().tracking_uri
+    try:
+        versions = list_models(uri, model_name=model_name)
+    except RegistryError as exc:
+        raise _fail(str(exc)) from exc
+    if not versions:
+        console.print(f"no versions of '{model_name}' yet; run `leadscore train`")
+        return
+    table = Table(title=model_name)
+    for column in ("version", "aliases", "created (UTC)", *KEY_METRICS, "failed gates"):
+        table.add_column(column)
+    for v in versions:
+        table.add_row(
+            v.version,
+            ", ".join(v.aliases),
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+            *(f"{v.metrics[m]:.4f}" if m in v.metrics else "" for m in KEY_METRICS),
+            v.gates_failed,
+        )
+    console.print(table)
+
+
+def score(
+    csv: Annotated[Path, typer.Option(help="rows to score (a CRM export or feature rows)")],
+    out: Annotated[Path | None, typer.Option(help="write the scores here (CSV)")] = None,
+    model_name: Annotated[
+        str | None,
+        typer.Option(
+            help="registered model [default: lead-scorer when the file has every "
+            "lead feature, else lead-scorer-csv]"
+        ),
+    ] = None,
+    alias: Annotated[str, typer.Option(help="registry alias to load")] = "champion",
+    version: Annotated[str | None, typer.Option(help="a version instead of the alias")] = None,
+    reasons: Annotated[bool, typer.Option(help="add the top reasons (slower)")] = True,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow store")] = None,
+) -> None:
+    """Probabilities, tiers (hot/warm/cold) and top reasons for every row of a CSV."""
+    _mlflow_defaults()
+    from features.definitions import FEATURE_NAMES
+    from models.layout import FeatureFrameError
+    from models.registry import ModelNotFoundError, load_scorer
+    from training.csv_import import CsvImportError, read_export, score_csv
+
+    uri = tracking_uri or get_settings().tracking_uri
+    try:
+        raw = read_export(csv)
+    except CsvImportError as exc:
+        raise _fail(str(exc)) from exc
+    name = model_name or (LEAD_MODEL if set(FEATURE_NAMES) <= set(raw.columns) else CSV_MODEL)
+    try:
+        scorer = load_scorer(uri, alias, model_name=name, version=version)
+    except ModelNotFoundError as exc:
+        raise _fail(f"{exc} (or pick one with --alias challenger / --version N)") from exc
+    try:
+        scores = score_csv(raw, scorer, reasons=reasons)
+    except (CsvImportError, FeatureFrameError) as exc:
+        raise _fail(str(exc)) from exc
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        scores.to_csv(out, index=False)
+        console.print(f"scored {len(scores):,} rows with {scorer.version} -> {out}")
+    else:
+        console.print(scores.head(20).to_string(index=False))
+        if len(scores) > 20:
+            console.print(f"... {len(scores) - 20:,} more rows; use --out FILE to keep them all")
+    console.print(scores["tier"].value_counts().to_string())
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
+    app.command()(promote)
+    app.command()(rollback)
+    app.command()(models)
+    app.command()(score)

@@ -1,0 +1,580 @@
+"""Bring your own data: train and score from a flat CRM export of any shape.
+
+Column roles are inferred from the values (``infer_recipe``):
+
+- placeholders that mean missing ("", "Select", "unknown", "N/A", ... see PLACEHOLDERS) become
+  missing before anything else;
+- yes/no columns become flags (1/0), columns that are >= 95% numbers become numeric, other text
+  columns with few distinct values become categories (values seen at least MIN_CATEGORY_ROWS
+  times; rarer ones count as missing);
+- a numeric sentinel (999, 9999, 99999, -1, -999) that is far outside the column's other values
+  and on at least 1% of rows means "never"/missing (e.g. pdays = 999), and becomes missing;
+- dropped, and said so: free text, id-like columns, constant columns, dates (unless --time);
+- protected attributes and proxies (training.fairness) are never features unless
+  --allow-protected; they are kept aside for the adverse-impact audit instead. A model that
+  takes one as input fails the fairness gate, so it can only become champion by hand.
+
+Leak check: a column whose single-column ROC-AUC on the training slice is above LEAK_AUC, or
+far above every other column (DOMINANT_AUC and DOMINANT_MARGIN), or whose name says it is only
+known after the outcome (call duration), is warned about loudly; --drop removes it.
+
+Split: with --time, rows (or ids, with --id) in time order, 60/20/20; without, a seeded
+stratified 60/20/20 split. Capture at capacity uses one global ranking (no officers or days in
+an export): the top CAPACITY_SHARE of test rows.
+
+The recipe (roles, categories, sentinels) is saved with the model, so ``score_csv`` cleans a
+new export exactly as training did.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import numpy as np
+import pandas as pd
+
+from models.layout import FeatureKind, FeatureLayout
+from models.reasons import ReasonTemplate, generic_template
+from models.scorer import LeadScorer
+from training.baselines import (
+    Baseline,
+    best_single_column,
+    logistic_regression,
+    newest_first,
+    single_column_aucs,
+)
+from training.fairness import normalize_column, protected_matches
+from training.train import PreparedData, Slices, TrainConfig, frame_fingerprint
+
+PLACEHOLDERS: Final = frozenset(
+    {
+        "",
+        "na",
+        "n/a",
+        "nan",
+        "null",
+        "none",
+        "unknown",
+        "select",
+        "-select-",
+        "--select--",
+        "please select",
+        "not specified",
+        "unspecified",
+        "missing",
+        "?",
+        "-",
+        "--",
+        "#n/a",
+    }
+)
+"""Cell values (case-insensitive, trimmed) that mean "no value"."""
+SENTINELS: Final = (999.0, 9999.0, 99999.0, -1.0, -999.0)
+SENTINEL_MIN_SHARE: Final = 0.01
+YES_VALUES: Final = frozenset({"yes", "y", "true", "t", "1"})
+NO_VALUES: Final = frozenset({"no", "n", "false", "f", "0"})
+NUMERIC_SHARE: Final = 0.95
+MAX_CATEGORIES: Final = 50
+MIN_CATEGORY_ROWS: Final = 5
+FREE_TEXT_MEAN_LENGTH: Final = 30
+LEAK_AUC: Final = 0.9
+DOMINANT_AUC: Final = 0.75
+DOMINANT_MARGIN: Final = 0.1
+POST_OUTCOME_NAMES: Final = frozenset(
+    {
+        "duration",
+        "call_duration",
+        "talk_time",
+        "call_length",
+        "disposition",
+        "outcome",
+        "result",
+        "converted",
+        "closed",
+        "won",
+    }
+)
+"""Names of columns usually filled in after the outcome they would predict."""
+CAPACITY_SHARE: Final = 0.1
+AGE_BANDS: Final = ((0, 40, "under 40"), (40, 62, "40-61"), (62, 200, "62 and over"))
+"""Reg B treats applicants 62 and over as a group of their own (12 CFR 1002.6(b)(2))."""
+AUDIT_PREFIX: Final = "protected__"
+CSV_MODEL_NAME: Final = "lead-scorer-csv"
+
+Role = Literal["numeric", "flag", "category"]
+
+
+class CsvImportError(ValueError):
+    """The export cannot be trained on as asked; the message says which column and why."""
+
+
+@dataclass(frozen=True)
+class FeatureColumn:
+    """How one export column becomes a model feature."""
+
+    column: str
+    role: Role
+    sentinel: float | None = None
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CsvRecipe:
+    """Everything needed to clean an export the way training did (saved with the model)."""
+
+    target: str
+    features: tuple[FeatureColumn, ...]
+    id_column: str | None = None
+    time_column: str | None = None
+    audit: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "features": [asdict(f) for f in self.features],
+            "id_column": self.id_column,
+            "time_column": self.time_column,
+            "audit": list(self.audit),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CsvRecipe:
+        return cls(
+            target=data["target"],
+            features=tuple(
+                FeatureColumn(
+                    column=f["column"],
+                    role=f["role"],
+                    sentinel=f["sentinel"],
+                    categories=tuple(f["categories"]),
+                )
+                for f in data["features"]
+            ),
+            id_column=data["id_column"],
+            time_column=data["time_column"],
+            audit=tuple(data["audit"]),
+        )
+
+    @property
+    def layout(self) -> FeatureLayout:
+        kinds: dict[str, FeatureKind] = {
+            f.column: "category" if f.role == "category" else "float" for f in self.features
+        }
+        return FeatureLayout(
+            names=tuple(f.column for f in self.features),
+            kinds=kinds,
+            categories={f.column: f.categories for f in self.features if f.role == "category"},
+            nullable=frozenset(f.column for f in self.features),
+        )
+
+    def reasons(self) -> dict[str, ReasonTemplate]:
+        return {
+            f.column: generic_template(
+                f.column,
+                "flag" if f.role == "flag" else "category" if f.role == "category" else "float",
+            )
+            for f in self.features
+        }
+
+
+@dataclass
+class ImportReport:
+    """What the importer decided about each column, to print and to log."""
+
+    features: dict[str, str] = field(default_factory=dict)
+    dropped: dict[str, str] = field(default_factory=dict)
+    protected: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"feature  {c}: {why}" for c, why in self.features.items()]
+        out += [f"dropped  {c}: {why}" for c, why in self.dropped.items()]
+        out += [f"protected {c}: {why}" for c, why in self.protected.items()]
+        return out
+
+
+def read_export(path: Path) -> pd.DataFrame:
+    """The CSV as text cells, untouched (placeholders are handled by the recipe)."""
+    if not path.exists():
+        raise CsvImportError(f"{path} does not exist")
+    return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+
+
+def _blank_placeholders(column: pd.Series) -> pd.Series:
+    text = column.astype("string").str.strip()
+    return text.mask(text.str.lower().isin(PLACEHOLDERS))
+
+
+def _numbers(text: pd.Series) -> pd.Series:
+    return pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+
+
+def _sentinel(values: pd.Series) -> float | None:
+    present = values.dropna()
+    for candidate in SENTINELS:
+        hits = present == candidate
+        share = float(hits.mean()) if len(present) else 0.0
+        others = present[~hits]
+        if share < SENTINEL_MIN_SHARE or others.empty:
+            continue
+        if candidate > 0 and others.abs().max() * 10 <= candidate:
+            return candidate
+        if candidate < 0 and others.min() >= 0:
+            return candidate
+    return None
+
+
+def _is_id_name(column: str) -> bool:
+    key = normalize_column(column)
+    return key in {"id", "uuid", "guid", "key"} or key.endswith("_id") or key.startswith("id_")
+
+
+def _looks_like_dates(text: pd.Series) -> bool:
+    sample = text.dropna().head(200)
+    if sample.empty or not sample.str.contains(r"\d[-/:]\d", regex=True).all():
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", utc=True, format="mixed")
+    return bool(parsed.notna().mean() >= NUMERIC_SHARE)
+
+
+def infer_column(column: str, raw: pd.Series) -> tuple[FeatureColumn | None, str]:
+    """One column's role, or None and the reason it is dropped."""
+    text = _blank_placeholders(raw)
+    present = text.dropna()
+    blanked = int(text.isna().sum() - raw.isna().sum())
+    note = f"; {blanked} placeholder cell(s) read as missing" if blanked else ""
+    if present.nunique() <= 1:
+        return None, "constant (one value or none)"
+    if _is_id_name(column):
+        return None, "id-like name"
+    lowered = set(present.str.lower().unique())
+    if lowered <= (YES_VALUES | NO_VALUES) and len(lowered) == 2:
+        return FeatureColumn(column, "flag"), f"yes/no flag{note}"
+    numbers = _numbers(present)
+    if numbers.notna().mean() >= NUMERIC_SHARE:
+        if numbers.nunique() == len(raw) and (numbers.diff().dropna() > 0).all():
+            return None, "id-like (a running number)"
+        sentinel = _sentinel(numbers)
+        extra = (
+            f"; {sentinel:g} means missing ({(numbers == sentinel).mean():.0%} of rows)"
+            if sentinel is not None
+            else ""
+        )
+        return FeatureColumn(column, "numeric", sentinel=sentinel), f"numeric{extra}{note}"
+    if _looks_like_dates(present):
+        return None, "a date or time; pass it with --time to split by it"
+    distinct = present.nunique()
+    if distinct > MAX_CATEGORIES and (
+        present.str.len().mean() > FREE_TEXT_MEAN_LENGTH or present.str.contains(" ").mean() > 0.5
+    ):
+        return None, "free text"
+    if distinct == len(present) and len(present) > 20:
+        return None, "id-like (every value unique)"
+    if distinct / len(present) > 0.5:
+        return None, "free text or codes (most values unique)"
+    counts = present.value_counts()
+    kept = counts[counts >= MIN_CATEGORY_ROWS].head(MAX_CATEGORIES)
+    if len(kept) < 2:
+        return None, "no category has enough rows"
+    rare = f"; {distinct - len(kept)} rare value(s) read as missing" if distinct > len(kept) else ""
+    return (
+        FeatureColumn(column, "category", categories=tuple(sorted(kept.index))),
+        f"category ({len(kept)} values){rare}{note}",
+    )
+
+
+def infer_recipe(
+    raw: pd.DataFrame,
+    target: str,
+    *,
+    id_column: str | None = None,
+    time_column: str | None = None,
+    allow_protected: bool = False,
+    drop: Sequence[str] = (),
+) -> tuple[CsvRecipe, ImportReport]:
+    """Decide every column's role (module docstring)."""
+    for name, flag in ((target, "--target"), (id_column, "--id"), (time_column, "--time")):
+        if name is not None and name not in raw.columns:
+            raise CsvImportError(
+                f"column '{name}' ({flag}) is not in the file; its columns are {list(raw.columns)}"
+            )
+    unknown_drops = [c for c in drop if c not in raw.columns]
+    if unknown_drops:
+        raise CsvImportError(f"--drop names unknown column(s) {unknown_drops}")
+    report = ImportReport()
+    protected = protected_matches(
+        c for c in raw.columns if c not in {target, id_column, time_column}
+    )
+    features: list[FeatureColumn] = []
+    audit: list[str] = []
+    for column in raw.columns:
+        if column in {target, id_column, time_column}:
+            continue
+        if column in drop:
+            report.dropped[column] = "dropped on request (--drop)"
+            continue
+        role, why = infer_column(column, raw[column])
+        if column in protected:
+            attribute = protected[column]
+            law = f"{'proxy for ' if attribute.proxy else ''}{attribute.name} ({attribute.law})"
+            if not allow_protected:
+                report.protected[column] = f"{law}: not a feature; kept for the fairness audit"
+                audit.append(column)
+                continue
+            report.warnings.append(
+                f"column '{column}' is a protected attribute or proxy, {law}, and is a feature "
+                "because of --allow-protected; the fairness gate will fail"
+            )
+        if role is None:
+            report.dropped[column] = why
+        else:
+            features.append(role)
+            report.features[column] = why
+    if not features:
+        raise CsvImportError("no usable feature column is left; see the dropped columns above")
+    recipe = CsvRecipe(target, tuple(features), id_column, time_column, tuple(audit))
+    return recipe, report
+
+
+def clean_features(raw: pd.DataFrame, recipe: CsvRecipe) -> pd.DataFrame:
+    """The export's feature columns as the model reads them (floats, categories or missing)."""
+    absent = [f.column for f in recipe.features if f.column not in raw.columns]
+    if absent:
+        raise CsvImportError(f"the file lacks column(s) {absent} that the model was trained on")
+    data: dict[str, pd.Series] = {}
+    for feature in recipe.features:
+        text = _blank_placeholders(raw[feature.column])
+        if feature.role == "flag":
+            lowered = text.str.lower()
+            data[feature.column] = pd.Series(
+                np.where(
+                    lowered.isin(YES_VALUES), 1.0, np.where(lowered.isin(NO_VALUES), 0.0, np.nan)
+                ),
+                index=raw.index,
+            )
+        elif feature.role == "numeric":
+            values = _numbers(text).astype(np.float64)
+            if feature.sentinel is not None:
+                values = values.mask(values == feature.sentinel)
+            data[feature.column] = values
+        else:
+            values = text.where(text.isin(feature.categories))
+            data[feature.column] = values.astype(object).where(values.notna(), None)
+    return pd.DataFrame(data, index=raw.index)
+
+
+def parse_target(raw: pd.Series, column: str) -> np.ndarray:
+    """yes/no, true/false or 1/0 -> bool; anything else is an error naming the values."""
+    lowered = raw.astype("string").str.strip().str.lower()
+    unknown = sorted(set(lowered.dropna().unique()) - YES_VALUES - NO_VALUES)
+    if unknown or lowered.isna().any():
+        raise CsvImportError(
+            f"target column '{column}' must hold yes/no, true/false or 1/0 in every row; "
+            f"found {unknown[:5] or 'empty cells'}"
+        )
+    labels = lowered.isin(YES_VALUES).to_numpy()
+    if labels.all() or not labels.any():
+        raise CsvImportError(f"target column '{column}' has only one outcome; nothing to learn")
+    return labels
+
+
+def audit_values(raw: pd.Series) -> pd.Series:
+    """A protected column as audit groups: age in Reg B bands, others as their values."""
+    text = _blank_placeholders(raw)
+    numbers = _numbers(text.dropna())
+    if len(numbers) and numbers.notna().mean() >= NUMERIC_SHARE:
+        values = _numbers(text)
+        bands = pd.Series("missing", index=raw.index, dtype=object)
+        for low, high, label in AGE_BANDS:
+            bands[(values >= low) & (values < high)] = label
+        return bands
+    return text.fillna("missing").astype(object)
+
+
+def split_rows(
+    frame: pd.DataFrame, config: TrainConfig, *, by_time: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ids ('lead_id': the --id value or the line) for train, early stopping, calibration, test.
+
+    By time: ids ordered by their first time. Else stratified by the id's outcome (positive if
+    any of its rows is), seeded. The validation ids are halved at random either way.
+    """
+    rng = np.random.default_rng(config.seed)
+    grouped = frame.groupby("lead_id", sort=False)
+    units = grouped["label"].max().to_frame()
+    if by_time:
+        units["first"] = grouped["time"].min()
+        strata = [units.sort_values("first", kind="stable").index.to_numpy()]
+    else:
+        strata = [
+            rng.permutation(units.index[units["label"] == outcome].to_numpy())
+            for outcome in (False, True)
+        ]
+    parts: list[list[np.ndarray]] = [[], [], [], []]
+    for ids in strata:
+        cut_train = round(len(ids) * config.split_fractions[0])
+        cut_validation = round(len(ids) * (config.split_fractions[0] + config.split_fractions[1]))
+        validation = rng.permutation(ids[cut_train:cut_validation])
+        n_cal = round(len(validation) * config.calibration_share)
+        for i, chunk in enumerate(
+            (ids[:cut_train], validation[n_cal:], validation[:n_cal], ids[cut_validation:])
+        ):
+            parts[i].append(chunk)
+    train, stop, calibrate, test = (np.concatenate(p) for p in parts)
+    return train, stop, calibrate, test
+
+
+def leak_warnings(aucs: Mapping[str, float]) -> list[str]:
+    """Loud sentences about columns that (nearly) give the answer away."""
+    ranked = sorted(aucs.items(), key=lambda kv: kv[1], reverse=True)
+    warnings: list[str] = []
+    for position, (column, auc) in enumerate(ranked):
+        runner_up = ranked[1][1] if position == 0 and len(ranked) > 1 else math.nan
+        why = ""
+        if auc > LEAK_AUC:
+            why = f"alone it separates the outcome with ROC-AUC {auc:.3f}"
+        elif position == 0 and auc >= DOMINANT_AUC and auc - runner_up >= DOMINANT_MARGIN:
+            why = (
+                f"alone it reaches ROC-AUC {auc:.3f}, far above every other column "
+                f"(next best {runner_up:.3f})"
+            )
+        if normalize_column(column) in POST_OUTCOME_NAMES:
+            why = (why + "; " if why else "") + "its name says it is recorded after the outcome"
+        if why:
+            warnings.append(
+                f"POSSIBLE LEAK: column '{column}': {why}. If it is only known after the outcome "
+                f"(like a call's duration), the model will not work on new leads: rerun with "
+                f"--drop {column}"
+            )
+    return warnings
+
+
+def prepare_csv(
+    raw: pd.DataFrame,
+    target: str,
+    config: TrainConfig,
+    *,
+    id_column: str | None = None,
+    time_column: str | None = None,
+    allow_protected: bool = False,
+    drop: Sequence[str] = (),
+    capacity_share: float = CAPACITY_SHARE,
+    source_name: str = "export.csv",
+) -> tuple[PreparedData, ImportReport]:
+    """Infer the recipe, clean, split and describe the export for run_training."""
+    recipe, report = infer_recipe(
+        raw,
+        target,
+        id_column=id_column,
+        time_column=time_column,
+        allow_protected=allow_protected,
+        drop=drop,
+    )
+    labels = parse_target(raw[target], target)
+    frame = clean_features(raw, recipe)
+    frame["label"] = labels
+    frame["lead_id"] = (
+        _blank_placeholders(raw[id_column]).fillna("missing").to_numpy()
+        if id_column
+        else [f"row-{i + 2}" for i in range(len(raw))]
+    )
+    if time_column:
+        times = pd.to_datetime(raw[time_column], errors="coerce", utc=True, format="mixed")
+        if times.isna().any():
+            row = int(np.flatnonzero(times.isna().to_numpy())[0]) + 2
+            raise CsvImportError(
+                f"--time column '{time_column}' has a value that is not a date at line {row}"
+            )
+        frame["time"] = times
+        frame["lead_created_at"] = frame.groupby("lead_id")["time"].transform("min")
+    for column in recipe.audit:
+        frame[AUDIT_PREFIX + column] = audit_values(raw[column])
+    parts = split_rows(frame, config, by_time=time_column is not None)
+    train, stop, calibrate, test = (frame[frame["lead_id"].isin(p)] for p in parts)
+    layout = recipe.layout
+    aucs = single_column_aucs(train, layout)
+    leaks = leak_warnings(aucs)
+    report.warnings.extend(leaks)
+    leaky = [w.split("'")[1] for w in leaks]
+    baselines: list[Baseline] = []
+    if time_column:
+        baselines.append(Baseline("newest_first", False, True, newest_first, "newest rows first"))
+    baselines += [
+        Baseline(
+            "best_single_column",
+            False,
+            True,
+            best_single_column(layout, exclude=leaky),
+            "the one column that best separates the outcome on the training slice",
+        ),
+        Baseline(
+            "logistic_regression",
+            True,
+            False,
+            logistic_regression(layout, config.seed),
+            "imputed, scaled, one-hot logistic regression on the same columns",
+        ),
+    ]
+    data = PreparedData(
+        layout=layout,
+        reasons=recipe.reasons(),
+        monotone={},
+        slices=Slices(train=train, early_stopping=stop, calibration=calibrate, test=test),
+        baselines=tuple(baselines),
+        capture_groups=(),
+        capacity=max(1, math.ceil(capacity_share * len(test))),
+        audit_columns=tuple(AUDIT_PREFIX + c for c in recipe.audit),
+        fingerprint=frame_fingerprint(raw),
+        metadata={
+            "data": "csv",
+            "source_file": source_name,
+            "csv_recipe": recipe.to_dict(),
+            "single_column_auc": {k: round(v, 4) for k, v in aucs.items()},
+        },
+    )
+    return data, report
+
+
+def scoring_frame(raw: pd.DataFrame, scorer: LeadScorer) -> tuple[pd.DataFrame, pd.Series]:
+    """Feature frame for the scorer and one id per row (the recipe's id column or the line)."""
+    recipe_data = scorer.metadata.get("csv_recipe")
+    if recipe_data is not None:
+        recipe = CsvRecipe.from_dict(recipe_data)
+        features = clean_features(raw, recipe)
+        id_column = recipe.id_column
+    else:
+        features = raw.replace({"": None})
+        id_column = "lead_id" if "lead_id" in raw.columns else None
+    ids = (
+        raw[id_column].astype(str)
+        if id_column and id_column in raw.columns
+        else pd.Series([f"row-{i + 2}" for i in range(len(raw))], index=raw.index)
+    )
+    return features, ids
+
+
+def score_csv(
+    raw: pd.DataFrame, scorer: LeadScorer, *, reasons: bool = True, top_k: int = 3
+) -> pd.DataFrame:
+    """Probability, tier and the top reasons (up) and concern (down) for every row."""
+    features, ids = scoring_frame(raw, scorer)
+    matrix = scorer.encode(features)
+    probabilities = scorer.predict_proba(matrix)
+    out = pd.DataFrame(
+        {
+            "id": ids.to_numpy(),
+            "probability": np.round(probabilities, 6),
+            "tier": scorer.tiers(probabilities),
+        }
+    )
+    if reasons:
+        explanations = scorer.explain(matrix, top_k=top_k)
+        for k in range(top_k):
+            out[f"reason_{k + 1}"] = [e.up[k].text if len(e.up) > k else "" for e in explanations]
+        out["concern_1"] = [e.down[0].text if e.down else "" for e in explanations]
+    out["model_version"] = scorer.version
+    return out
