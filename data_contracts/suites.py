@@ -429,7 +429,7 @@ def feature_table_suite(rules: tuple[FeatureColumnRule, ...]) -> ExpectationSuit
                 _check(
                     "range",
                     rule.name,
-                    f"is outside [{_bound(rule.min_value)}, {_bound(rule.max_value)}]",
+                    _range_message(rule.min_value, rule.max_value),
                     "counts and ages cannot be negative and rates and shares lie in [0, 1]",
                     gxe.ExpectColumnValuesToBeBetween(
                         column=rule.name, min_value=rule.min_value, max_value=rule.max_value
@@ -451,8 +451,12 @@ def feature_table_suite(rules: tuple[FeatureColumnRule, ...]) -> ExpectationSuit
     return _suite(name="feature_table", expectations=checks)
 
 
-def _bound(value: float | None) -> str:
-    return "-inf" if value is None else f"{value:g}"
+def _range_message(low: float | None, high: float | None) -> str:
+    if low is None:
+        return f"is above {high:g}"
+    if high is None:
+        return f"is below {low:g}"
+    return f"is outside [{low:g}, {high:g}]"
 
 
 # --- running --------------------------------------------------------------------------------

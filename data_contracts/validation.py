@@ -75,7 +75,8 @@ HIDDEN_COLUMNS: frozenset[str] = LEAD_PII_COLUMNS | {"timeline_statement", "text
 often carry it ("call me at ...", "?email=...")."""
 
 QUARANTINE_COLUMNS = ("origin", ROW_NUMBER, "reasons", "kind")
-"""Columns added to the raw values of each quarantined row."""
+"""Columns added to the raw values of each quarantined row. origin is the file or source name
+(not "source": leads already have a source column, where the lead came from)."""
 
 MAX_EXAMPLES = 5
 _HIDDEN = "value hidden (may be personal data)"
@@ -312,7 +313,7 @@ def _cleaned(column: pd.Series) -> pd.Series:
     if not (is_object_dtype(column.dtype) or is_string_dtype(column.dtype)):
         return column
     stripped = column.map(lambda v: v.strip() if isinstance(v, str) else v, na_action="ignore")
-    blank = stripped.map(lambda v: v == "", na_action="ignore").fillna(False).astype(bool)
+    blank = stripped.map(lambda v: isinstance(v, str) and not v).astype(bool)
     return stripped.mask(blank)
 
 
@@ -384,16 +385,15 @@ def _as_bool(column: pd.Series) -> tuple[pd.Series, pd.Series]:
 def _as_timestamp(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     if isinstance(column.dtype, pd.DatetimeTZDtype):
         return column.dt.tz_convert("UTC"), pd.Series(False, index=column.index)
-    if is_datetime64_dtype(column.dtype):  # naive: the zone is unknown, so every value is
+    if is_datetime64_dtype(column.dtype):  # naive: without a zone no value can be placed
         empty = pd.Series(pd.NaT, index=column.index, dtype="datetime64[ns, UTC]")
         return empty, column.notna()
     text = _is_text(column)
     zoned = column.where(text, "").astype(str).str.fullmatch(_TIMESTAMP_WITH_ZONE, flags=re.I)
     from_text = pd.to_datetime(column.where(zoned), format="ISO8601", utc=True, errors="coerce")
     aware = column.map(
-        lambda v: isinstance(v, datetime) and v.utcoffset() is not None, na_action="ignore"
-    )
-    aware = aware.fillna(False).astype(bool)
+        lambda v: isinstance(v, datetime) and not pd.isna(v) and v.utcoffset() is not None
+    ).astype(bool)
     from_objects = pd.to_datetime(column.where(aware), utc=True, errors="coerce")
     values = from_text.where(text, from_objects).astype("datetime64[ns, UTC]")
     return values, values.isna() & column.notna()

@@ -70,6 +70,8 @@ def test_feature_rule_rejects_a_row_that_breaks_it(
     assert [e.row_number for e in failure.examples] == [2]
     assert (report.n_valid, report.n_quarantined) == (2, 1)
     assert rule in report.render()
+    if rule == "range":
+        assert failure.message in ("is below 0", "is outside [0, 1]")
     json.dumps(report.to_dict())
 
 
