@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint format bench clean reset
+.PHONY: help setup demo test browser lint format bench clean reset
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -22,8 +23,18 @@ setup: $(STAMP) ## create .venv with leadscore and its dev tools (the other targ
 demo: $(STAMP) ## run the main job on the embedded default (simulate, validate, ...)
 	$(BIN)/leadscore demo
 
-test: $(STAMP) ## run the whole test suite
+test: $(STAMP) browser ## run the whole test suite
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+browser: ## install Debian's chromium for the browser tests (as root; without it they skip)
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing chromium (Debian package) for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "note: $(CHROMIUM) is missing and cannot be installed here: browser tests will skip"; \
+	  fi; \
+	fi
 
 lint: $(STAMP) ## ruff, ruff format --check and mypy --strict
 	$(BIN)/ruff check .
