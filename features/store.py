@@ -8,7 +8,8 @@ the caller), so `rm -rf .leadscore` resets the feature store with everything els
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import shutil
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ import pandas as pd
 import yaml
 
 from features.definitions import FEATURE_NAMES, FEATURE_SERVICE_NAME, FEATURES_BY_NAME
-from features.transforms import SNAPSHOT_KEY_COLUMNS, STORED_COLUMNS
+from features.transforms import CLOCK_COLUMNS, SNAPSHOT_KEY_COLUMNS, STORED_COLUMNS
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -48,8 +49,24 @@ class LeadFeatureStore:
         self._store: FeatureStore | None = None
 
     @property
-    def snapshots_path(self) -> Path:
-        return self.repo_dir / "data" / "lead_snapshots.parquet"
+    def snapshots_dir(self) -> Path:
+        """The offline store: one parquet file of daily snapshots per month."""
+        return self.repo_dir / "data" / "lead_snapshots"
+
+    def snapshot_files(self) -> list[Path]:
+        return sorted(self.snapshots_dir.glob("*.parquet"))
+
+    def read_snapshots(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The stored snapshots (all months), optionally only some columns."""
+        files = self.snapshot_files()
+        if not files:
+            raise FileNotFoundError(
+                f"no feature snapshots in {self.snapshots_dir}; run `leadscore features build`"
+            )
+        return pd.concat(
+            [pd.read_parquet(f, columns=list(columns) if columns else None) for f in files],
+            ignore_index=True,
+        )
 
     @property
     def is_applied(self) -> bool:
@@ -84,19 +101,33 @@ class LeadFeatureStore:
 
         The snapshot file must exist first: Feast reads its schema when it applies the source.
         """
-        if not self.snapshots_path.exists():
-            self.write_snapshots(_empty_snapshots())
-        self.store.apply(_objects_reading(self.snapshots_path))
+        if not self.snapshot_files():
+            self.write_snapshots([empty_snapshots()])
+        self.store.apply(_objects_reading(self.snapshots_dir / "*.parquet"))
 
-    def write_snapshots(self, snapshots: pd.DataFrame) -> Path:
-        """Replace the offline store's parquet with these snapshots (one row per lead and day)."""
-        self.snapshots_path.parent.mkdir(parents=True, exist_ok=True)
+    def write_snapshots(self, parts: Iterable[pd.DataFrame]) -> int:
+        """Replace the offline store with these snapshot frames (e.g. one a month).
+
+        Parts are written to a new folder that then takes the old one's place, so readers never
+        see a half-written store and a rebuild leaves no stale month behind. Returns the rows.
+        """
         columns = [*SNAPSHOT_KEY_COLUMNS, *STORED_COLUMNS]
-        frame = snapshots[columns].reset_index(drop=True)
-        tmp = self.snapshots_path.with_suffix(".parquet.tmp")
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(self.snapshots_path)  # readers never see a half-written file
-        return self.snapshots_path
+        staging = self.snapshots_dir.with_name("lead_snapshots.staging")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        rows = 0
+        for index, part in enumerate(parts):
+            part[columns].reset_index(drop=True).to_parquet(
+                staging / f"part-{index:04d}.parquet", index=False
+            )
+            rows += len(part)
+        retired = self.snapshots_dir.with_name("lead_snapshots.old")
+        shutil.rmtree(retired, ignore_errors=True)
+        if self.snapshots_dir.exists():
+            self.snapshots_dir.rename(retired)
+        staging.rename(self.snapshots_dir)
+        shutil.rmtree(retired, ignore_errors=True)
+        return rows
 
     def materialize(self, start: datetime, end: datetime) -> None:
         """Load the latest snapshot of every lead in [start, end] into the online store."""
@@ -131,24 +162,38 @@ class LeadFeatureStore:
             result[name] = values
         return result
 
-    def online_features(self, lead_ids: Sequence[str], as_of: datetime) -> pd.DataFrame:
+    def online_features(
+        self, lead_ids: Sequence[str], as_of: datetime, *, stored: Sequence[str] = ()
+    ) -> pd.DataFrame:
         """Model inputs of these leads from the online store, clock features at as_of.
 
-        Leads the online store does not know come back with missing stored features; callers
-        drop them (`has_features`).
+        ``stored`` names extra stored columns to return as they are (e.g. the moments
+        ``last_inbound_at_epoch_s``). Leads the online store does not know come back with
+        ``has_features`` False and missing values; callers drop them.
         """
         seconds = as_of.astimezone(UTC).timestamp()
         rows = [{"lead_id": lead_id, REQUEST_TIME_FIELD: seconds} for lead_id in lead_ids]
-        service = self.store.get_feature_service(FEATURE_SERVICE_NAME)
-        frame = self.store.get_online_features(features=service, entity_rows=rows).to_df()
+        if stored:
+            unknown = [c for c in stored if c not in STORED_COLUMNS and c != "officer_id"]
+            if unknown:
+                raise ValueError(f"not stored features: {unknown}; see STORED_COLUMNS")
+            from features.feature_repo.lead_features import STORED_FEATURES
+
+            refs: Any = [f"lead_activity:{c}" for c in (*STORED_FEATURES, *stored)]
+            refs += [f"lead_clock_features:{c}" for c in CLOCK_COLUMNS]
+        else:
+            refs = self.store.get_feature_service(FEATURE_SERVICE_NAME)
+        frame = self.store.get_online_features(features=refs, entity_rows=rows).to_df()
         result = pd.DataFrame({"lead_id": frame["lead_id"].astype(str)})
         result["has_features"] = frame["source"].notna().to_numpy()
         for name, values in _typed_features(frame).items():
             result[name] = values
+        for name in stored:
+            result[name] = frame[name].to_numpy()
         return result
 
 
-def _objects_reading(snapshots_path: Path) -> list[Any]:
+def _objects_reading(snapshots_glob: Path) -> list[Any]:
     """The repository's objects with the snapshot source pointing at this store's parquet.
 
     The definitions keep a path relative to the repository (for `feast apply` in that folder);
@@ -158,7 +203,7 @@ def _objects_reading(snapshots_path: Path) -> list[Any]:
     from features.feature_repo.lead_features import FEAST_OBJECTS
 
     objects = copy.deepcopy(list(FEAST_OBJECTS))
-    uri = str(snapshots_path.resolve())
+    uri = str(snapshots_glob.parent.resolve() / snapshots_glob.name)
     for obj in objects:
         for source in (obj, getattr(obj, "batch_source", None)):
             options = getattr(source, "file_options", None)
@@ -187,7 +232,7 @@ def _typed_features(frame: pd.DataFrame) -> dict[str, Any]:
     return typed
 
 
-def _empty_snapshots() -> pd.DataFrame:
+def empty_snapshots() -> pd.DataFrame:
     columns: dict[str, Any] = {
         "lead_id": pd.Series([], dtype="string"),
         "officer_id": pd.Series([], dtype="string"),

@@ -40,11 +40,10 @@ def labelled_entities(
     A row whose horizon runs past the last event would be labelled 'did not apply' only
     because the future is not written yet, so it is left out (right-censoring).
     """
-    if not store.snapshots_path.exists():
-        raise DatasetError(
-            f"no feature snapshots at {store.snapshots_path}; run `leadscore features build`"
-        )
-    entities = pd.read_parquet(store.snapshots_path, columns=["lead_id", "officer_id", "as_of"])
+    try:
+        entities = store.read_snapshots(["lead_id", "officer_id", "as_of"])
+    except FileNotFoundError as exc:
+        raise DatasetError(str(exc)) from exc
     entities["lead_id"] = entities["lead_id"].astype(str)
     entities["officer_id"] = entities["officer_id"].astype(str)
     if events.empty:

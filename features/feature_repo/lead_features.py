@@ -24,7 +24,7 @@ from features.definitions import (
 )
 from features.transforms import CLOCK_COLUMNS, STORED_COLUMNS
 
-SNAPSHOTS_PATH = "data/lead_snapshots.parquet"
+SNAPSHOTS_PATH = "data/lead_snapshots/*.parquet"
 """Relative to the repository folder Feast runs in (the data home's copy by default)."""
 
 REQUEST_TIME_FIELD = "as_of_epoch_s"

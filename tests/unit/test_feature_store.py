@@ -116,10 +116,10 @@ def test_build_twice_gives_the_same_result(loaded: tuple[EventLog, LeadFeatureSt
     log, store = loaded
     now = datetime(2025, 3, 6, 12, tzinfo=UTC)
     first = build_feature_store(log, store, now=now)
-    snapshot_bytes = store.snapshots_path.read_bytes()
+    snapshot_bytes = [f.read_bytes() for f in store.snapshot_files()]
     online_first = store.online_features(["L1", "L2", "L3"], now)
     second = build_feature_store(log, store, now=now)
-    assert store.snapshots_path.read_bytes() == snapshot_bytes
+    assert [f.read_bytes() for f in store.snapshot_files()] == snapshot_bytes
     assert first.snapshot_rows == second.snapshot_rows
     _assert_features_equal(store.online_features(["L1", "L2", "L3"], now), online_first)
     assert first.validation.ok, first.validation.render()
