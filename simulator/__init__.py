@@ -10,6 +10,7 @@ from simulator.config import SimulationConfig, SimulationConfigError
 from simulator.engine import PolicyError
 from simulator.policies import (
     CRM_SUMMARY_COLUMNS,
+    PLAN_COLUMNS,
     CadencePolicy,
     DayView,
     FollowUpPolicy,
@@ -25,6 +26,7 @@ from simulator.world import (
 
 __all__ = [
     "CRM_SUMMARY_COLUMNS",
+    "PLAN_COLUMNS",
     "CadencePolicy",
     "DayView",
     "FollowUpPolicy",

@@ -146,10 +146,13 @@ _EVENT_FIELDS = ("lead", "t", "etype", "channel", "outcome", "topic", "page", "t
 EventArrays = dict[str, IntArray]
 
 
-def _concat(chunks: list[EventArrays]) -> EventArrays:
+_RELEASED_FIELDS = (*_EVENT_FIELDS, "event_number")
+
+
+def _concat(chunks: list[EventArrays], fields: tuple[str, ...] = _EVENT_FIELDS) -> EventArrays:
     if not chunks:
-        return {f: np.empty(0, dtype=np.int64) for f in _EVENT_FIELDS}
-    return {f: np.concatenate([c[f] for c in chunks]) for f in _EVENT_FIELDS}
+        return {f: np.empty(0, dtype=np.int64) for f in fields}
+    return {f: np.concatenate([c[f] for c in chunks]) for f in fields}
 
 
 def _take(arrays: EventArrays, index: IntArray | BoolArray | slice) -> EventArrays:
@@ -325,6 +328,7 @@ class _Simulation:
         self.hazard_values = np.empty(int(self.hazard_offsets[-1]))
         self.hazard_is_open = np.empty(int(self.hazard_offsets[-1]), dtype=bool)
         self._events_cache: tuple[int, pd.DataFrame] | None = None
+        self.unseen_batches: list[EventArrays] = []
         self.hour_cdf = np.cumsum(CREATED_HOUR_WEIGHT) / sum(CREATED_HOUR_WEIGHT)
 
     # -- the loop -----------------------------------------------------------------------------
@@ -335,12 +339,7 @@ class _Simulation:
         end = self.clock.period_end_s
         self.log.release(end, self.applied_at_s)
         self.log.pending = []  # anything later falls after the period
-        events = _concat(self.log.released)
-        events["event_number"] = (
-            np.concatenate([c["event_number"] for c in self.log.released])
-            if self.log.released
-            else np.empty(0, dtype=np.int64)
-        )
+        events = _concat(self.log.released, _RELEASED_FIELDS)
         h_lead, h_day, h, h_open = self._hazard_table()
         return SimulationRun(
             config=self.config,
@@ -374,7 +373,8 @@ class _Simulation:
         start_s = int(self.clock.day_bounds_s[day])
         batch = self.log.release(start_s, self.applied_at_s)
         self._observe(batch)
-        plan = self._plan(day, start_s, batch)
+        self.unseen_batches.append(batch)
+        plan = self._plan(day, start_s)
         self._create_leads(day)
         alive = np.arange(0, self.first_lead_of_day[day + 1])
         applying = self._hazard(day, alive)
@@ -417,20 +417,26 @@ class _Simulation:
         self.obs_opted_out[lead[opt], channel[opt]] = True
         self.obs_dnc[lead[etype == ET[EventType.DNC_REQUEST]]] = True
 
-    def _plan(self, day: int, start_s: int, batch: EventArrays) -> IntArray | None:
-        """Ask the policy for today's touches; returns [lead, channel] rows within capacity."""
+    def _plan(self, day: int, start_s: int) -> IntArray | None:
+        """Ask the policy for today's touches; returns [lead, channel, rank] rows in capacity.
+
+        The policy is asked on working days only; its view's new_events() then holds every
+        event that became visible since it was last asked (over a weekend, three days' worth).
+        """
         working = self.clock.weekday(day) in self.config.working_weekdays
         capacity = self.config.daily_capacity if working else 0
         if capacity == 0:
             return None
         open_idx = np.flatnonzero(self.applied_day[: self.first_lead_of_day[day]] < 0)
+        unseen = _concat(self.unseen_batches, _RELEASED_FIELDS)
+        self.unseen_batches = []
         view = DayView(
             day=self.clock.date_of(day),
             as_of=pd.Timestamp(start_s, unit="s", tz="UTC"),
             capacity=dict.fromkeys(self.config.officer_ids, capacity),
             leads=self._crm_rows(day, open_idx),
             rng=np.random.default_rng([self.seed, 301, day]),
-            build_new_events=lambda: self._events_frame(batch),
+            build_new_events=partial(self._events_frame, unseen),
             build_events=partial(self._events_before, self.log.count),
         )
         plan = self.policy.plan_day(view)
@@ -499,15 +505,23 @@ class _Simulation:
         return pd.DataFrame(columns, copy=False)
 
     def _events_before(self, count: int) -> pd.DataFrame:
-        """The first `count` released events (what was visible when a view was made)."""
-        if self._events_cache is None or self._events_cache[0] != count:
-            arrays = _concat(self.log.released)
-            self._events_cache = (count, self._events_frame(_take(arrays, slice(0, count))))
-        return self._events_cache[1]
+        """The first `count` released events (what was visible when a view was made).
+
+        Cached and extended from the last call, since policies that rank on features ask daily.
+        """
+        cached_count, cached = self._events_cache or (0, None)
+        if cached is not None and cached_count == count:
+            return cached
+        arrays = _concat(self.log.released, _RELEASED_FIELDS)
+        if cached is not None and cached_count < count:
+            new = self._events_frame(_take(arrays, slice(cached_count, count)))
+            frame = pd.concat([cached, new], ignore_index=True)
+        else:
+            frame = self._events_frame(_take(arrays, slice(0, count)))
+        self._events_cache = (count, frame)
+        return frame
 
     def _events_frame(self, arrays: EventArrays) -> pd.DataFrame:
-        if "event_number" not in arrays:
-            arrays = {**arrays, "event_number": np.arange(len(arrays["lead"]), dtype=np.int64)}
         return events_frame(arrays, self.lead_ids.to_numpy(), self.texts.texts)
 
     # -- new leads and first responses ---------------------------------------------------------

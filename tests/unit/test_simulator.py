@@ -397,6 +397,29 @@ def test_protected_group_lives_only_in_the_truth(small_world: SimulatedWorld) ->
     assert 0.0 < is_b[online].mean() - is_b[~online].mean() < 0.2
 
 
+def test_drift_knobs_change_the_world_they_name() -> None:
+    base = SimulationConfig(officers=2, months=4, leads_per_month=150, seed=3)
+    plain = simulate(base)
+    vendor = simulate(SimulationConfig(**{**base.__dict__, "new_source_share": 0.5}))
+    shocked = simulate(SimulationConfig(**{**base.__dict__, "rate_shock_pct": -1.0}))
+
+    def late_online(world: SimulatedWorld) -> pd.DataFrame:
+        leads = world.leads.merge(world.truth, on="lead_id")
+        late = leads["created_at"] >= leads["created_at"].quantile(0.6)
+        return leads[late & (leads["source"] == "online_lead")]
+
+    assert len(late_online(vendor)) > 1.2 * len(late_online(plain))
+    assert (
+        late_online(vendor)["true_propensity"].mean()
+        < 0.8 * late_online(plain)["true_propensity"].mean()
+    )
+    drop = plain.rates["rate_30y_pct"].iloc[-1] - shocked.rates["rate_30y_pct"].iloc[-1]
+    assert 0.7 < drop < 1.3
+    assert (shocked.leads["loan_type"] == "refinance").mean() > (
+        plain.leads["loan_type"] == "refinance"
+    ).mean()
+
+
 # -- the policy interface -----------------------------------------------------------------------
 
 
@@ -425,10 +448,16 @@ def test_a_policy_sees_only_the_past_and_its_plan_is_cut_to_capacity() -> None:
     policy = _NewestFirst()
     world = simulate(config, policy)
 
-    for view in policy.views[::7]:
+    seen = 0
+    for view in policy.views:
         assert (view.leads["created_at"] < view.as_of).all()
-        assert (view.events()["occurred_at"] < view.as_of).all()
+        assert (view.new_events()["occurred_at"] < view.as_of).all()
         assert set(view.capacity.values()) == {4}
+        seen += len(view.new_events())
+    last = policy.views[-1].events()
+    assert seen == len(last), "new_events() over the views add up to everything visible"
+    assert (last["occurred_at"] < policy.views[-1].as_of).all()
+    assert (policy.views[10].events()["occurred_at"] < policy.views[10].as_of).all()
     emails = world.events[world.events["event_type"] == "email_sent"].merge(
         world.leads[["lead_id", "officer_id", "created_at"]], on="lead_id"
     )
