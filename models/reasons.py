@@ -8,8 +8,9 @@ get generic ones). Placeholders, filled by ``render_reason``:
 - ``{value}`` the number (use a format spec, e.g. ``{value:.0f}``), ``{abs_value}``,
   ``{pct}`` (value x 100, for shares), ``{s}``/``{es}`` plural endings,
   ``{times}`` (once, twice, 3 times), ``{duration}`` (minutes as "40 minutes", "3 hours"),
-  ``{days_ago}`` (today, yesterday, 5 days ago), ``{about_months}`` (under a month, about
-  2 months), ``{label}`` (a category's phrase from ``labels``).
+  ``{days_ago}`` (today, yesterday, 5 days ago), ``{days}`` (less than a day, 1 day, 9 days),
+  ``{about_months}`` (under a month, about 2 months), ``{label}`` (a category's phrase from
+  ``labels``).
 
 A template picks, in order: ``missing`` when the value is missing, ``zero`` when it is 0,
 ``negative`` when it is below 0, else ``up`` or ``down`` by the SHAP sign.
@@ -103,6 +104,13 @@ def _days_ago(days: float) -> str:
     return "yesterday" if d == 1 else f"{d} days ago"
 
 
+def _days(days: float) -> str:
+    if days < 1:
+        return "less than a day"
+    d = math.floor(days)
+    return f"{d} day{'s' if d != 1 else ''}"
+
+
 def _about_months(months: float) -> str:
     if months < 1:
         return "under a month"
@@ -136,6 +144,7 @@ def render_reason(
         times=_count_word(value),
         duration=_duration(value),
         days_ago=_days_ago(value),
+        days=_days(value),
         about_months=_about_months(value),
         label=str(value),
     )
@@ -298,7 +307,7 @@ LEAD_REASON_TEMPLATES: Final[dict[str, ReasonTemplate]] = {
     ),
     "days_since_last_inbound": ReasonTemplate(
         up="last responded {days_ago}",
-        down="hasn't responded since {days_ago}",
+        down="no response for {days}",
         missing="has never responded",
     ),
     "source": ReasonTemplate(

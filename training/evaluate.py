@@ -24,6 +24,10 @@ CAPTURE_KS: Final = (5, 10, 20, 30, 40, 60, 80, 100)
 """Capacities drawn in the capture chart (calls per officer-day)."""
 
 
+class EvaluationError(ValueError):
+    """The test slice cannot be evaluated (e.g. it holds one outcome only)."""
+
+
 @dataclass(frozen=True)
 class MethodScores:
     """A method's scores on the test slice; probability=False marks a rank-only rule."""
@@ -130,7 +134,7 @@ def evaluate_methods(
     """Score every method on the same rows, groups and tie-break."""
     y = np.asarray(labels, dtype=bool)
     if y.all() or not y.any():
-        raise ValueError(
+        raise EvaluationError(
             f"the test slice has {int(y.sum())} positive label(s) of {len(y)}; metrics need "
             "both outcomes. Use more leads or a longer period."
         )

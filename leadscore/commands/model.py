@@ -51,7 +51,7 @@ def _training_frame(settings: Settings) -> pd.DataFrame:
     return frame
 
 
-def _print_report(report: TrainingReport, tracking_uri: str) -> None:
+def _print_report(report: TrainingReport, tracking_uri: str, model_name: str) -> None:
     table = Table(title="test slice", show_lines=False)
     columns = list(report.evaluation.table.columns)
     table.add_column("method")
@@ -73,11 +73,12 @@ def _print_report(report: TrainingReport, tracking_uri: str) -> None:
     for gate in report.gates:
         mark = "[green]PASS[/green]" if gate.passed else "[red]FAIL[/red]"
         console.print(f"  {mark} {gate.name}: {gate.detail}")
+    name_option = "" if model_name == LEAD_MODEL else f" --model-name {model_name}"
     if report.failed:
         console.print(
             f"[yellow]version {report.version} is the challenger; failed gate(s): "
             f"{', '.join(report.failed)}[/yellow] (promote by hand with "
-            f"`leadscore promote {report.version}` if you accept it)"
+            f"`leadscore promote {report.version}{name_option}` if you accept it)"
         )
     else:
         console.print(f"[green]version {report.version} is the champion[/green]")
@@ -178,15 +179,22 @@ def train(
         f"train {sizes['train_rows']:,} rows / early stopping {sizes['early_stopping_rows']:,} / "
         f"calibration {sizes['calibration_rows']:,} / test {sizes['test_rows']:,}"
     )
-    with console.status("training, evaluating, logging ..."):
-        report = run_training(
-            data,
-            config,
-            RegistryTarget(uri, settings.artifacts_dir, name),
-            extra_params=extra,
-            warnings=warnings,
-        )
-    _print_report(report, uri)
+    from models.layout import FeatureFrameError
+    from training.calibration import CalibrationError
+    from training.evaluate import EvaluationError
+
+    try:
+        with console.status("training, evaluating, logging ..."):
+            report = run_training(
+                data,
+                config,
+                RegistryTarget(uri, settings.artifacts_dir, name),
+                extra_params=extra,
+                warnings=warnings,
+            )
+    except (FeatureFrameError, CalibrationError, EvaluationError) as exc:
+        raise _fail(str(exc)) from exc
+    _print_report(report, uri, name)
 
 
 def promote(
@@ -295,7 +303,8 @@ def score(
         scores.to_csv(out, index=False)
         console.print(f"scored {len(scores):,} rows with {scorer.version} -> {out}")
     else:
-        console.print(scores.head(20).to_string(index=False))
+        shown = [c for c in ("id", "probability", "tier", "reason_1", "concern_1") if c in scores]
+        console.print(scores.head(20)[shown].to_string(index=False))
         if len(scores) > 20:
             console.print(f"... {len(scores) - 20:,} more rows; use --out FILE to keep them all")
     console.print(scores["tier"].value_counts().to_string())

@@ -144,6 +144,20 @@ def test_fast_path_records_encode_like_the_frame(scorer: LeadScorer, sample: pd.
     )
 
 
+def test_small_and_large_frames_encode_alike(scorer: LeadScorer, prepared: PreparedData) -> None:
+    rows = prepared.slices.test.head(600)
+    whole = scorer.encode(rows)
+    one_by_one = np.vstack([scorer.encode(rows.iloc[[i]]) for i in range(0, 600, 60)])
+    np.testing.assert_array_equal(whole[::60], one_by_one)
+
+
+def test_an_unseen_category_scores_as_missing(scorer: LeadScorer, sample: pd.DataFrame) -> None:
+    rows = sample.head(3)
+    unseen = rows.assign(source="billboard")
+    missing = rows.assign(source=None)
+    np.testing.assert_array_equal(scorer.predict_proba(unseen), scorer.predict_proba(missing))
+
+
 def test_every_feature_has_a_reason_template() -> None:
     assert set(LEAD_REASON_TEMPLATES) == set(FEATURE_NAMES)
 
@@ -162,6 +176,7 @@ def test_every_feature_has_a_reason_template() -> None:
         ("questions_rates", 2.0, 0.2, "asked about rates twice"),
         ("reply_minutes_median", 180.0, -0.1, "usually takes 3 hours to reply"),
         ("days_since_last_inbound", 1.2, 0.3, "last responded yesterday"),
+        ("days_since_last_inbound", 13.4, -0.3, "no response for 13 days"),
         ("last_call_outcome", "voicemail", -0.1, "our last call went to voicemail"),
         ("loan_amount_usd", 350000.0, 0.1, "asking for $350,000"),
     ],
