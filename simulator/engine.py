@@ -14,7 +14,7 @@ Each simulated day (midnight to midnight, office time) the engine
 
 The hazard, per day:  h = min(0.3, h0 * intent * exp(readiness) * source * loan type * credit
 * touches(n) * speed * rate gap * recent engagement * appointment). touches(n) = 1 - 0.75 e^(-n/3)
-rises with diminishing returns; speed = 1 + 1.6 e^(-minutes/6) for a first response by call or
+rises with diminishing returns; speed = 1 + 2 e^(-minutes/6) for a first response by call or
 text (half that bonus for an email), so an answer within 5 minutes converts far better than one
 after 30; for refinance leads the rate gap (quoted minus market, when positive) multiplies the
 hazard by e^(2.4 gap). After a lead applies, its hazard is still computed (touches frozen) to the
@@ -84,7 +84,7 @@ MESSAGE_TYPES = np.array(
 OUTCOME_TYPES = np.array([ET[EventType.APPLICATION_SUBMITTED], ET[EventType.LOAN_FUNDED]])
 
 # -- hazard parameters (see the module docstring) ---------------------------------------------
-H0_FOR_3_PCT = 0.00018
+H0_FOR_3_PCT = 0.00016
 """Daily base hazard that gives the historical policy about 3% applications in a default world."""
 MAX_DAILY_HAZARD = 0.3
 SOURCE_LOG: dict[LeadSource, float] = {
@@ -106,7 +106,7 @@ CREDIT_LOG: dict[CreditBand, float] = {
     CreditBand.POOR: np.log(0.45),
     CreditBand.UNKNOWN: np.log(0.85),
 }
-SPEED_BONUS = 1.6
+SPEED_BONUS = 2.0
 SPEED_MINUTES = 6.0
 REFINANCE_GAP_SLOPE = 2.4
 OTHER_GAP_SLOPE = 0.3
