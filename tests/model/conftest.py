@@ -188,9 +188,10 @@ def make_lead_frame(
 
 
 FAST_CONFIG = TrainConfig(
-    num_boost_round=200, early_stopping_rounds=20, learning_rate=0.1, num_threads=2
+    num_boost_round=200, early_stopping_rounds=20, learning_rate=0.1, num_threads=1
 )
-"""Few rounds, a high learning rate: a test-sized model in about a second."""
+"""Few rounds, a high learning rate: a test-sized model in well under a second. One thread:
+on a shared, busy machine a second OpenMP thread makes LightGBM several times slower."""
 
 
 @pytest.fixture(scope="session")

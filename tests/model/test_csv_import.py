@@ -109,17 +109,19 @@ def test_placeholders_and_sentinels_become_missing(export: pd.DataFrame) -> None
 
 
 def test_a_leaky_column_is_warned_about_by_name(export: pd.DataFrame) -> None:
-    data, report = prepare_csv(export, "converted", TrainConfig())
+    data, report = prepare_csv(export, "converted", TrainConfig(num_threads=1))
     leaks = [w for w in report.warnings if "POSSIBLE LEAK" in w]
     assert len(leaks) == 1
     assert "'call_duration_s'" in leaks[0]
     assert "--drop call_duration_s" in leaks[0]
-    _, dropped = prepare_csv(export, "converted", TrainConfig(), drop=["call_duration_s"])
+    _, dropped = prepare_csv(
+        export, "converted", TrainConfig(num_threads=1), drop=["call_duration_s"]
+    )
     assert not [w for w in dropped.warnings if "POSSIBLE LEAK" in w]
 
 
 def test_the_split_is_stratified_and_disjoint(export: pd.DataFrame) -> None:
-    data, _ = prepare_csv(export, "converted", TrainConfig(), drop=["call_duration_s"])
+    data, _ = prepare_csv(export, "converted", TrainConfig(num_threads=1), drop=["call_duration_s"])
     s = data.slices
     parts = [set(p["lead_id"]) for p in (s.train, s.early_stopping, s.calibration, s.test)]
     assert sum(len(p) for p in parts) == len(export)
@@ -130,7 +132,9 @@ def test_the_split_is_stratified_and_disjoint(export: pd.DataFrame) -> None:
 
 
 def test_split_by_time_puts_the_newest_rows_in_test(export: pd.DataFrame) -> None:
-    data, _ = prepare_csv(export, "converted", TrainConfig(), time_column="signup_date")
+    data, _ = prepare_csv(
+        export, "converted", TrainConfig(num_threads=1), time_column="signup_date"
+    )
     assert data.slices.train["time"].max() <= data.slices.test["time"].min()
     assert "newest_first" in [b.name for b in data.baselines]
 
@@ -188,7 +192,9 @@ def test_cli_trains_and_scores_an_export(
 
 
 def test_scoring_an_export_reapplies_the_training_recipe(export: pd.DataFrame) -> None:
-    config = TrainConfig(num_boost_round=100, early_stopping_rounds=10, learning_rate=0.1)
+    config = TrainConfig(
+        num_boost_round=100, early_stopping_rounds=10, learning_rate=0.1, num_threads=1
+    )
     data, _ = prepare_csv(export, "converted", config, drop=["call_duration_s"])
     scorer = fit_scorer(data, config)
     scores = score_csv(export.head(10), scorer)
@@ -205,7 +211,9 @@ def _recipe(scorer: LeadScorer) -> CsvRecipe:
 
 def test_bank_telemarketing_export(bank_csv: Path) -> None:
     raw = read_export(bank_csv)
-    config = TrainConfig(num_boost_round=200, early_stopping_rounds=20, learning_rate=0.1)
+    config = TrainConfig(
+        num_boost_round=200, early_stopping_rounds=20, learning_rate=0.1, num_threads=1
+    )
     data, report = prepare_csv(raw, "output", config, drop=["duration"])
     assert set(report.protected) == {"age", "marital"}
     assert "pdays" in report.features
