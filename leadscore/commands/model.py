@@ -42,7 +42,15 @@ def _training_frame(settings: Settings) -> pd.DataFrame:
     from leadscore.resources import open_event_log, open_feature_store
 
     # Imported by name: training/dataset.py is written alongside this command (lead engineer).
-    dataset = importlib.import_module("training.dataset")
+    try:
+        dataset = importlib.import_module("training.dataset")
+    except ModuleNotFoundError as exc:
+        if exc.name != "training.dataset":
+            raise
+        raise _fail(
+            "this install has no lead training-frame builder (training/dataset.py); "
+            "train from a saved frame with --frame FILE.parquet or from an export with --csv"
+        ) from exc
     frame: pd.DataFrame = dataset.build_training_frame(
         open_feature_store(settings),
         open_event_log(settings),

@@ -169,3 +169,24 @@ def test_unknown_versions_and_aliases_are_clear_errors(store: Store, tmp_path: P
         promote(uri, "9")
     with pytest.raises(ModelNotFoundError, match="leadscore train"):
         load_scorer(uri, "staging")
+
+
+def test_cli_promote_rollback_and_models(store: Store, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from leadscore.cli import app
+
+    uri = _copy(store, tmp_path)
+    runner = CliRunner()
+    promoted = runner.invoke(app, ["promote", "2", "--tracking-uri", uri])
+    assert promoted.exit_code == 0, promoted.output
+    assert "v2 is the champion (was: 1)" in promoted.output
+    listed = runner.invoke(app, ["models", "--tracking-uri", uri])
+    assert listed.exit_code == 0, listed.output
+    assert "champion" in listed.output
+    rolled = runner.invoke(app, ["rollback", "--tracking-uri", uri])
+    assert rolled.exit_code == 0, rolled.output
+    assert "rolled back to v1" in rolled.output
+    again = runner.invoke(app, ["rollback", "--tracking-uri", uri])
+    assert again.exit_code == 2
+    assert "no previous champion" in again.output
