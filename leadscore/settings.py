@@ -39,6 +39,20 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="address `leadscore serve` binds")
     port: int = Field(default=8000, ge=1, le=65535, description="port `leadscore serve` binds")
     log_level: str = Field(default="INFO", description="log level of the JSON logs")
+    model_alias: str = Field(
+        default="champion", description="registry alias `leadscore serve` loads at start-up"
+    )
+    workday_time_zone: str = Field(
+        default="America/Chicago",
+        description="officers' time zone: the queue's date is a day there; calls made today "
+        "count from its midnight",
+    )
+    feature_cache_ttl_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="seconds a serving process reuses a lead's stored online features before "
+        "reading the online store again (its own pushes invalidate at once)",
+    )
 
     @property
     def home_dir(self) -> Path:

@@ -208,8 +208,11 @@ def features_build() -> None:
 
 def demo(
     seed: Annotated[int, typer.Option(help="simulation seed")] = 7,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="end by running the API (uvicorn)")
+    ] = True,
 ) -> None:
-    """The main job on the embedded default: simulate, ingest, validate, build features."""
+    """The main job on the embedded default: simulate, ingest, build features, train, serve."""
     settings = get_settings()
     console.rule("1. simulate")
     simulate(seed=seed)
@@ -217,7 +220,14 @@ def demo(
     ingest(files=None)
     console.rule("3. build features (Feast)")
     features_build()
+    console.rule("4. train, evaluate, gate and register the model (MLflow)")
+    from leadscore.commands.model import train
+
+    train()
     console.print(f"\n[green]done.[/green] data home: {settings.home_dir}")
+    from leadscore.commands.service import demo_service
+
+    demo_service(settings, serve=serve)
 
 
 def _safe_url(url: str) -> str:

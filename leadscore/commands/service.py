@@ -1,0 +1,294 @@
+"""Service commands: serve (the API), users add/list/revoke (bearer tokens), audit (the trail)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from leadscore.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from serving.auth import UserStore
+    from serving.config import ServingConfig
+
+console = Console()
+err = Console(stderr=True)
+
+users_app = typer.Typer(
+    help="API users: bearer tokens with a role (crm, officer, admin).", no_args_is_help=True
+)
+
+DEMO_ADMIN = "demo-admin"
+DEMO_CRM = "demo-crm"
+
+
+def serving_config(settings: Settings) -> ServingConfig:
+    """The API's configuration from the settings (the only place serving meets the environment)."""
+    from serving.config import ServingConfig
+
+    rank_by = settings.rank_by
+    if rank_by not in ("probability", "expected_value"):
+        raise typer.BadParameter(
+            f"LEADSCORE_RANK_BY is '{rank_by}'; use 'probability' or 'expected_value'"
+        )
+    return ServingConfig(
+        event_log_url=settings.event_log_url,
+        tracking_uri=settings.tracking_uri,
+        feature_store_dir=settings.feature_store_dir,
+        online_store=settings.online_store,
+        redis_url=settings.redis_url,
+        model_alias=settings.model_alias,
+        officer_capacity=settings.officer_capacity,
+        compensation_bps=settings.compensation_bps,
+        rank_by="expected_value" if rank_by == "expected_value" else "probability",
+        workday_time_zone=settings.workday_time_zone,
+        feature_cache_ttl_s=settings.feature_cache_ttl_s,
+    )
+
+
+def _user_store(settings: Settings) -> UserStore:
+    from features.event_log import EventLog
+    from serving.auth import UserStore
+    from serving.db import create_serving_tables
+
+    log = EventLog(settings.event_log_url)
+    create_serving_tables(log.engine)
+    return UserStore(log.engine)
+
+
+def run_server(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    """uvicorn, one worker, uvloop and httptools when installed, JSON logs."""
+    import os
+
+    import uvicorn
+
+    from leadscore.logging import configure_logging
+    from serving.app import create_app
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    configure_logging(settings.log_level)
+    app = create_app(serving_config(settings))
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=1,
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        log_config=None,
+        access_log=False,
+        log_level=settings.log_level.lower(),
+    )
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="address to bind [default: LEADSCORE_HOST, 127.0.0.1]")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="port to bind [default: LEADSCORE_PORT, 8000]")
+    ] = None,
+) -> None:
+    """Run the API (one uvicorn worker); docs at /docs, readiness at /readyz."""
+    run_server(get_settings(), host, port)
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="a unique user name, e.g. crm or lo-01-ana")],
+    role: Annotated[str, typer.Option(help="crm, officer or admin")],
+    officer: Annotated[
+        str | None, typer.Option(help="officer id (role officer): the CRM's officer_id")
+    ] = None,
+    capacity: Annotated[
+        int | None,
+        typer.Option(help="this officer's calls a day [default: LEADSCORE_OFFICER_CAPACITY]"),
+    ] = None,
+) -> None:
+    """Create a user and print its token once (only a SHA-256 hash is stored)."""
+    from serving.auth import UserError
+
+    store = _user_store(get_settings())
+    try:
+        if capacity is not None and officer is None:
+            raise UserError("--capacity is set per officer; give --officer too")
+        user, token = store.add(name, role, officer_id=officer)
+        if capacity is not None and officer is not None:
+            store.set_capacity(officer, capacity)
+    except UserError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    scope = f" for officer {user.officer_id}" if user.officer_id else ""
+    err.print(f"created {user.role} user '{user.name}'{scope}; the token is shown only now:")
+    print(token)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every user with its role and officer; revoked ones show when."""
+    users = _user_store(get_settings()).list()
+    table = Table(title=f"{len(users)} user(s)")
+    for column in ("name", "role", "officer", "created", "revoked"):
+        table.add_column(column)
+    for user in users:
+        table.add_row(
+            user.name,
+            str(user.role),
+            user.officer_id or "",
+            f"{user.created_at:%Y-%m-%d %H:%M}",
+            "" if user.revoked_at is None else f"{user.revoked_at:%Y-%m-%d %H:%M}",
+        )
+    console.print(table)
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument(help="the user to revoke")]) -> None:
+    """Revoke a user's token: its next request answers 401."""
+    from serving.auth import UserError
+
+    try:
+        user = _user_store(get_settings()).revoke(name)
+    except UserError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"revoked '{user.name}' at {user.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+_DURATION = re.compile(r"^(\d+)([mhd])$")
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """'24h', '7d', '30m', or an ISO date or time (UTC when it has no offset)."""
+    moment = now or datetime.now(UTC)
+    match = _DURATION.match(text.strip())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        units = {"m": "minutes", "h": "hours", "d": "days"}
+        return moment - timedelta(**{units[unit]: amount})
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"--since '{text}' is neither a duration (30m, 24h, 7d) nor an ISO date/time"
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def audit(
+    lead: Annotated[str | None, typer.Option(help="only this lead id")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="from this moment: 24h, 7d, or an ISO date/time")
+    ] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(help="score, explanation, lead_detail, queue_item or queue_held_back"),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="newest rows to show")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table")] = False,
+) -> None:
+    """Read the audit trail: every score and queue position served, newest first."""
+    from features.event_log import EventLog
+    from serving.audit import AuditLog
+    from serving.db import create_serving_tables
+
+    settings = get_settings()
+    log = EventLog(settings.event_log_url)
+    create_serving_tables(log.engine)
+    rows = AuditLog(log.engine).read(
+        lead_id=lead,
+        since=parse_since(since) if since else None,
+        action=action,
+        limit=limit,
+    )
+    if as_json:
+        for row in rows:
+            print(json.dumps(row, default=str))
+        return
+    table = Table(title=f"audit: {len(rows)} row(s), newest first")
+    for column in ("at", "actor", "action", "lead", "officer", "model", "rank", "p", "rule", "why"):
+        table.add_column(column)
+    for row in rows:
+        reasons = row["reasons"] or []
+        why = (
+            (row["decision"] or {}).get("reason")
+            if row["rule"] not in (None, "eligible")
+            else ("; ".join(r["text"] for r in reasons[:2]))
+        )
+        table.add_row(
+            row["at"][:19],
+            row["actor"],
+            row["action"],
+            row["lead_id"],
+            row["officer_id"] or "",
+            row["model_version"] or "",
+            "" if row["rank"] is None else str(row["rank"]),
+            "" if row["probability"] is None else f"{row['probability']:.3f}",
+            row["rule"] or "",
+            why or "",
+        )
+    console.print(table)
+
+
+def create_demo_users(settings: Settings) -> dict[str, str]:
+    """One admin, one crm and one officer user per officer in the event log, each with a fresh
+    token (the demo prints them; only hashes are stored, so a rerun issues new ones)."""
+    from sqlalchemy import select
+
+    from features.event_log import leads_table
+    from serving.auth import Role
+
+    store = _user_store(settings)
+    with store.engine.connect() as conn:
+        officers = sorted(
+            str(v) for v in conn.execute(select(leads_table.c.officer_id).distinct()).scalars()
+        )
+    wanted: list[tuple[str, Role, str | None]] = [
+        (DEMO_ADMIN, Role.ADMIN, None),
+        (DEMO_CRM, Role.CRM, None),
+    ] + [(f"demo-{officer}", Role.OFFICER, officer) for officer in officers]
+    tokens: dict[str, str] = {}
+    for name, role, officer in wanted:
+        existing = store.get(name)
+        if existing is not None and existing.active:
+            tokens[name] = store.rotate(name)
+        else:
+            tokens[name] = store.add(name, role, officer_id=officer)[1]
+    return tokens
+
+
+def demo_service(settings: Settings, *, serve: bool = True) -> dict[str, str]:
+    """The end of `leadscore demo`: demo users, their tokens and the URL, then the server."""
+    tokens = create_demo_users(settings)
+    url = f"http://{settings.host}:{settings.port}"
+    console.rule("serve the API")
+    table = Table(title="demo tokens (shown once; rerun the demo for new ones)")
+    table.add_column("user")
+    table.add_column("token")
+    for name, token in tokens.items():
+        table.add_row(name, token)
+    console.print(table)
+    crm = tokens[DEMO_CRM]
+    console.print(f"API: {url}   docs: {url}/docs   readiness: {url}/readyz")
+    officer = next((n for n in tokens if n not in (DEMO_ADMIN, DEMO_CRM)), None)
+    if officer is not None:
+        console.print(f"try:  curl -H 'Authorization: Bearer {tokens[officer]}' {url}/v1/queue")
+    console.print(
+        f"      curl -H 'Authorization: Bearer {crm}' -H 'Content-Type: application/json' "
+        f'-d \'{{"lead_ids": ["..."]}}\' {url}/v1/score'
+    )
+    if serve:
+        run_server(settings)
+    return tokens
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.add_typer(users_app, name="users")
+    app.command()(audit)

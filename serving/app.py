@@ -1,0 +1,95 @@
+"""The FastAPI app factory: create_app(config) wires the stores, the model, the routes and the
+operations endpoints; start-up loads the champion model once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Final
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from features.event_log import EventLog
+from features.store import LeadFeatureStore
+from serving.config import ServingConfig
+from serving.context import ServingContext
+from serving.http import SafeJSONResponse, ServingMiddleware, install_error_handlers
+from serving.metrics import ServingMetrics
+from serving.model import ScorerLoader
+from serving.routes import admin, events, leads, model, ops, queue, score
+
+API_VERSION: Final = "1"
+
+TAGS: Final = [
+    {"name": "leads", "description": "Leads from the CRM; one lead's detail and explanation."},
+    {"name": "events", "description": "CRM events, idempotent by event id."},
+    {"name": "score", "description": "Calibrated probabilities with SHAP reasons."},
+    {"name": "queue", "description": "An officer's compliant daily call queue."},
+    {"name": "model", "description": "The served model and its atomic reload."},
+    {"name": "admin", "description": "Users (bearer tokens with roles) and the audit trail."},
+    {"name": "operations", "description": "Liveness, readiness and Prometheus metrics."},
+]
+
+DESCRIPTION: Final = """
+Whom every loan officer should call first today, and why.
+
+Authenticate with `Authorization: Bearer <token>` (tokens come from `leadscore users add`).
+Roles: **crm** ingests and scores; **officer** sees its own queue and leads only (another
+officer's lead answers 404); **admin** reloads the model, manages users and reads the audit.
+"""
+
+
+def create_app(
+    config: ServingConfig,
+    *,
+    context: ServingContext | None = None,
+    event_log: EventLog | None = None,
+    feature_store: LeadFeatureStore | None = None,
+    loader: ScorerLoader | None = None,
+) -> FastAPI:
+    """The API. Stores and the model are opened at start-up (the lifespan), not here; tests may
+    hand in a ready context, or an event log, feature store and model loader to use."""
+    metrics = ServingMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = context
+        if ctx is None:
+            ctx = ServingContext(
+                config, event_log=event_log, feature_store=feature_store, loader=loader
+            )
+            await run_in_threadpool(ctx.start)
+        app.state.ctx = ctx
+        current = ctx.model.current
+        metrics.set_model(None if current is None else current.version)
+        try:
+            yield
+        finally:
+            if context is None:
+                ctx.close()
+
+    app = FastAPI(
+        title="leadscore",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
+        max_body_size=config.max_body_bytes,
+    )
+    app.state.metrics = metrics
+    app.state.config = config
+    install_error_handlers(app)
+    app.add_middleware(ServingMiddleware, metrics=metrics)
+    for router in (
+        leads.router,
+        events.router,
+        score.router,
+        queue.router,
+        model.router,
+        admin.router,
+        ops.router,
+    ):
+        app.include_router(router)
+    return app

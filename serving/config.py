@@ -1,0 +1,40 @@
+"""ServingConfig: what the API needs to know, handed in by the shell (no environment reads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+MAX_BATCH_ITEMS: Final = 1000
+"""Leads or events per ingestion request, lead ids per score request."""
+
+MAX_BODY_BYTES: Final = 1 << 20
+"""1 MiB: a full batch of 1,000 events is ~250 KB; anything bigger is a mistake or an attack."""
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """Where the stores are and how the queue is cut. leadscore.commands.service builds it from
+    Settings; tests build it by hand."""
+
+    event_log_url: str
+    tracking_uri: str
+    feature_store_dir: Path
+    online_store: str = "sqlite"
+    redis_url: str = "127.0.0.1:6379"
+    model_name: str = "lead-scorer"
+    model_alias: str = "champion"
+    officer_capacity: int = 40
+    compensation_bps: float = 100.0
+    rank_by: Literal["probability", "expected_value"] = "probability"
+    workday_time_zone: str = "America/Chicago"
+    """The officers' time zone: the queue's `date` is a day there, and calls made 'today' are
+    counted from its midnight."""
+    feature_cache_ttl_s: float = 60.0
+    """How long a lead's stored online features are reused before Feast is read again."""
+    top_reasons: int = 3
+    max_body_bytes: int = MAX_BODY_BYTES
+    warm_up: bool = True
+    """After start-up, import the contract checks (Great Expectations) and fill the feature
+    cache in the background, so the first ingestion and queue do not pay for it."""

@@ -1,0 +1,161 @@
+"""ServingContext: the stores, the model and the caches one serving process shares."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from features.event_log import EventLog
+from features.store import LeadFeatureStore
+from serving.audit import AuditLog
+from serving.auth import UserStore
+from serving.config import ServingConfig
+from serving.db import create_serving_tables
+from serving.model import ModelHolder, ModelLoadError, ScorerLoader, registry_loader
+from serving.online import OnlineFeatureCache
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+log = logging.getLogger("leadscore.serving")
+
+
+class ServingContext:
+    """Everything the routes and the service functions share, opened once per process."""
+
+    def __init__(
+        self,
+        config: ServingConfig,
+        *,
+        event_log: EventLog | None = None,
+        feature_store: LeadFeatureStore | None = None,
+        loader: ScorerLoader | None = None,
+    ) -> None:
+        self.config = config
+        self.event_log = event_log or EventLog(config.event_log_url)
+        create_serving_tables(self.event_log.engine)
+        self.users = UserStore(self.event_log.engine)
+        self.audit = AuditLog(self.event_log.engine)
+        self.feature_store = feature_store or LeadFeatureStore(
+            config.feature_store_dir,
+            online_store=config.online_store,
+            redis_url=config.redis_url,
+        )
+        self.features = OnlineFeatureCache(self.feature_store, ttl_s=config.feature_cache_ttl_s)
+        self.model = ModelHolder(
+            loader or registry_loader(config.tracking_uri, config.model_name),
+            alias=config.model_alias,
+        )
+        self.write_lock = threading.Lock()
+        """Serializes contract checks (Great Expectations keeps process-wide state) and
+        online pushes."""
+        self.started_at = datetime.now(UTC)
+        self.start_seconds: dict[str, float] = {}
+        self.feature_store_error: str | None = None
+        self.warm: dict[str, bool] = {"contracts": False}
+        self._threads: list[threading.Thread] = []
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the feature store and load the model (each failure is kept for /readyz, not
+        raised: the process stays up and says why it is not ready)."""
+        self._timed("feature_store", self._open_feature_store)
+        self._timed("model", self._load_model)
+        if self.config.warm_up:
+            self._background("warm_contracts", self._warm_contracts)
+
+    def _timed(self, name: str, step: Callable[[], None]) -> None:
+        clock = time.perf_counter()
+        step()
+        self.start_seconds[name] = round(time.perf_counter() - clock, 3)
+
+    def _open_feature_store(self) -> None:
+        try:
+            _ = self.feature_store.store  # imports Feast and reads the registry
+            self.feature_store_error = None
+        except Exception as exc:  # noqa: BLE001 - reported by /readyz
+            self.feature_store_error = f"{type(exc).__name__}: {exc}"[:300]
+            log.warning("feature store unavailable", extra={"error": self.feature_store_error})
+
+    def _load_model(self) -> None:
+        try:
+            loaded = self.model.load()
+            log.info("model loaded", extra={"model_version": loaded.version})
+        except ModelLoadError as exc:
+            log.warning("no model loaded", extra={"error": str(exc)})
+
+    def _warm_contracts(self) -> None:
+        """Import Great Expectations and build the suites now, not on the first ingestion."""
+        import pandas as pd
+
+        from data_contracts import validate
+
+        sample = pd.DataFrame(
+            [
+                {
+                    "event_id": "warm-up",
+                    "lead_id": "warm-up",
+                    "occurred_at": "2020-01-01T00:00:00Z",
+                    "event_type": "web_visit",
+                }
+            ]
+        )
+        with self.write_lock:
+            validate(sample, "events", now=datetime.now(UTC), source="warm-up")
+        self.warm["contracts"] = True
+
+    def _background(self, name: str, work: Callable[[], None]) -> None:
+        def run() -> None:
+            try:
+                self._timed(name, work)
+            except Exception:  # noqa: BLE001 - warm-up is an optimisation; log and go on
+                log.exception("warm-up step failed", extra={"step": name})
+
+        thread = threading.Thread(target=run, name=f"leadscore-{name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def wait_for_warm_up(self, timeout_s: float = 120.0) -> None:
+        for thread in self._threads:
+            thread.join(timeout_s)
+
+    # -- readiness --------------------------------------------------------------------------
+
+    def readiness(self) -> dict[str, Any]:
+        """{'ready': bool, 'checks': {name: 'ok' or the reason}}: model loaded, stores reachable."""
+        checks: dict[str, str] = {}
+        current = self.model.current
+        checks["model"] = (
+            "ok"
+            if current is not None
+            else (f"no model loaded: {self.model.last_error or 'loading'}")
+        )
+        try:
+            self.event_log.ping()
+            checks["event_log"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - the reason is the answer
+            checks["event_log"] = f"unreachable: {type(exc).__name__}"
+        if self.feature_store_error is not None:
+            checks["feature_store"] = f"unavailable: {self.feature_store_error}"
+        else:
+            try:
+                self.feature_store.store.get_online_features(
+                    features=["lead_activity:source"], entity_rows=[{"lead_id": "readiness-probe"}]
+                )
+                checks["feature_store"] = "ok"
+            except Exception as exc:  # noqa: BLE001 - the reason is the answer
+                checks["feature_store"] = f"unreachable: {type(exc).__name__}: {exc}"[:300]
+        return {
+            "ready": all(v == "ok" for v in checks.values()),
+            "checks": checks,
+            "model_version": None if current is None else current.version,
+            "warm": dict(self.warm),
+            "start_seconds": dict(self.start_seconds),
+        }
+
+    def close(self) -> None:
+        self.event_log.dispose()

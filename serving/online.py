@@ -1,0 +1,168 @@
+"""A process-local read-through cache of each lead's stored online features.
+
+Feast's Python client decodes every value from protobuf, so reading 2,000 leads costs about a
+second: too slow for a queue. Stored features change only when an event is ingested, and clock
+features are a pure function of stored moments and the request time. So this cache keeps each
+lead's *stored* row (invalidated when this process pushes the lead, expiring after a short TTL
+so another worker's pushes show up) and derives the clock features at request time with
+features.transforms.derive_clock_features, the function Feast's on-demand view runs: the
+values equal Feast's online read (tests/api/test_online_cache.py proves it).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from features.definitions import CLOCK_FEATURES, FEATURE_NAMES, FEATURES_BY_NAME
+from features.store import LeadFeatureStore
+from features.transforms import STORED_COLUMNS, derive_clock_features
+
+FEATURE_VIEW: Final = "lead_activity"
+"""The Feast feature view holding the stored columns (features/feature_repo/lead_features.py)."""
+
+STORED_FIELDS: Final[tuple[str, ...]] = ("officer_id", *STORED_COLUMNS)
+PRESENCE_FIELD: Final = "source"
+"""A stored column every real row has (the lead's source): missing means Feast has no row."""
+
+_Row = tuple[Any, ...]
+
+
+def _default_row() -> _Row:
+    """What a lead without online features reads as: zero counts, missing everything else."""
+    return tuple(0 if STORED_COLUMNS.get(name) == "int64" else None for name in STORED_FIELDS)
+
+
+_MISSING_ROW: Final = _default_row()
+
+
+class OnlineFeatureCache:
+    """Stored online rows by lead, read through from Feast; thread-safe."""
+
+    def __init__(
+        self,
+        store: LeadFeatureStore,
+        *,
+        ttl_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._rows: dict[str, tuple[float, _Row | None]] = {}
+        self._invalidated_at: dict[str, int] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def invalidate(self, lead_ids: Sequence[str]) -> None:
+        """Forget these leads (this process just pushed them); the next read goes to Feast."""
+        with self._lock:
+            self._generation += 1
+            for lead_id in lead_ids:
+                self._rows.pop(lead_id, None)
+                self._invalidated_at[lead_id] = self._generation
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._rows.clear()
+            self._invalidated_at.clear()
+
+    def _fetch(self, lead_ids: Sequence[str]) -> dict[str, _Row | None]:
+        refs = [f"{FEATURE_VIEW}:{name}" for name in STORED_FIELDS]
+        response = self.store.store.get_online_features(
+            features=refs, entity_rows=[{"lead_id": lead_id} for lead_id in lead_ids]
+        ).to_dict()
+        columns = [response[name] for name in STORED_FIELDS]
+        present = response[PRESENCE_FIELD]
+        rows = zip(*columns, strict=True) if columns else iter(())
+        return {
+            str(lead_id): (row if present[k] is not None else None)
+            for k, (lead_id, row) in enumerate(zip(response["lead_id"], rows, strict=True))
+        }
+
+    def rows(self, lead_ids: Sequence[str]) -> list[_Row | None]:
+        """Each lead's stored row (None: Feast has none), from the cache or from Feast."""
+        now = self._clock()
+        found: dict[str, _Row | None] = {}
+        missing: list[str] = []
+        with self._lock:
+            generation = self._generation
+            for lead_id in dict.fromkeys(lead_ids):
+                entry = self._rows.get(lead_id)
+                if entry is not None and entry[0] > now:
+                    found[lead_id] = entry[1]
+                else:
+                    missing.append(lead_id)
+            self.hits += len(found)
+            self.misses += len(missing)
+        if missing:
+            fetched = self._fetch(missing)
+            expires = now + self.ttl_s
+            with self._lock:
+                for lead_id, row in fetched.items():
+                    # A push that landed while we read Feast wins: keep the lead uncached.
+                    if self._invalidated_at.get(lead_id, 0) <= generation:
+                        self._rows[lead_id] = (expires, row)
+            found.update(fetched)
+        return [found.get(lead_id) for lead_id in lead_ids]
+
+    def stored(self, lead_ids: Sequence[str]) -> pd.DataFrame:
+        """lead_id, has_features, officer_id and STORED_COLUMNS (their dtypes), in input order."""
+        rows = self.rows(lead_ids)
+        return stored_frame(lead_ids, rows)
+
+    def features(self, lead_ids: Sequence[str], as_of: datetime) -> pd.DataFrame:
+        """What LeadFeatureStore.online_features returns (lead_id, has_features, FEATURE_NAMES
+        with the model's dtypes), clock features derived at as_of, plus the stored columns."""
+        return features_at(self.stored(lead_ids), as_of)
+
+
+def stored_frame(lead_ids: Sequence[str], rows: Sequence[_Row | None]) -> pd.DataFrame:
+    """Stored rows as a typed frame; a missing row has has_features False."""
+    filled = [_MISSING_ROW if row is None else row for row in rows]
+    columns: dict[str, Any] = {
+        "lead_id": np.asarray(list(lead_ids), dtype=object),
+        "has_features": np.fromiter((row is not None for row in rows), dtype=bool, count=len(rows)),
+    }
+    transposed = list(zip(*filled, strict=True)) if filled else [() for _ in STORED_FIELDS]
+    for name, values in zip(STORED_FIELDS, transposed, strict=True):
+        dtype = STORED_COLUMNS.get(name, "string")
+        if dtype == "int64":
+            columns[name] = np.asarray(values, dtype=np.int64)
+        elif dtype == "float64":
+            columns[name] = np.asarray(values, dtype=np.float64)  # None becomes NaN
+        else:
+            columns[name] = np.asarray(values, dtype=object)
+    return pd.DataFrame(columns, copy=False)
+
+
+def features_at(stored: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
+    """Model inputs of stored rows at as_of: the stored features as they are, the clock
+    features derived exactly as Feast's on-demand view derives them (from epoch seconds)."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of has no time zone; pass an aware datetime")
+    seconds = as_of.astimezone(UTC).timestamp()
+    clock = derive_clock_features(stored, pd.Series(np.full(len(stored), seconds)))
+    result = stored.copy()
+    for name in FEATURE_NAMES:
+        values = clock[name] if name in CLOCK_FEATURES else stored[name]
+        kind = FEATURES_BY_NAME[name].kind
+        if kind == "int":
+            result[name] = pd.to_numeric(values).fillna(0).astype(np.int64).to_numpy()
+        elif kind == "float":
+            result[name] = pd.to_numeric(values).astype(np.float64).to_numpy()
+        else:
+            result[name] = values.astype(object).where(values.notna(), None).to_numpy()
+    return result
