@@ -148,16 +148,23 @@ class LeadFeatureStore:
 
         Returns the input's columns plus FEATURE_NAMES, in the input's row order.
         """
-        entity_df = entities.reset_index(drop=True).copy()
-        entity_df["_row"] = np.arange(len(entity_df))
-        entity_df["event_timestamp"] = pd.to_datetime(entity_df.pop("as_of"), utc=True)
+        entity_df = pd.DataFrame(
+            {
+                "lead_id": entities["lead_id"].astype(str).to_numpy(),
+                "event_timestamp": pd.to_datetime(entities["as_of"], utc=True).to_numpy(),
+                "_row": np.arange(len(entities)),
+            }
+        )
+        entity_df["event_timestamp"] = pd.to_datetime(entity_df["event_timestamp"], utc=True)
         entity_df[REQUEST_TIME_FIELD] = _epoch_seconds(entity_df["event_timestamp"])
         service = self.store.get_feature_service(FEATURE_SERVICE_NAME)
         job = self.store.get_historical_features(entity_df=entity_df, features=service)
         frame = job.to_df().sort_values("_row").reset_index(drop=True)
-        frame["as_of"] = frame["event_timestamp"]
-        keep = [c for c in entities.columns if c not in FEATURE_NAMES]
-        result = frame[keep].copy()
+        # Only keys go to Feast (other entity columns could clash with feature names); the
+        # caller's columns come back by position.
+        result = entities.reset_index(drop=True).drop(
+            columns=[c for c in entities.columns if c in FEATURE_NAMES]
+        )
         for name, values in _typed_features(frame).items():
             result[name] = values
         return result

@@ -81,8 +81,11 @@ def within_group_rank(scores: np.ndarray, groups: np.ndarray, tiebreak: np.ndarr
     return ranks
 
 
-def capture_at_capacity(labels: np.ndarray, ranks: np.ndarray, capacity: int) -> float:
-    """Share of positive labels whose row ranked within the capacity of its group."""
+def capture_at_capacity(labels: np.ndarray, ranks: np.ndarray, capacity: int | np.ndarray) -> float:
+    """Share of positive labels whose row ranked within the capacity of its group.
+
+    capacity is one number, or one per row (the capacity of that row's group).
+    """
     y = np.asarray(labels, dtype=bool)
     return float((y & (ranks <= capacity)).sum() / y.sum()) if y.any() else float("nan")
 
@@ -110,6 +113,9 @@ class Evaluation:
     """Each row's rank within its group (1 = first call), per method."""
     methods: Mapping[str, MethodScores]
     capacity: int
+    capacity_rows: np.ndarray
+    """Each row's effective capacity: `capacity` scaled to the share of its officer-day's open
+    leads that are in the test slice (see effective_capacity)."""
 
     def metric(self, method: str, name: str) -> float:
         return float(self.table.at[method, name])  # type: ignore[arg-type]
@@ -122,6 +128,19 @@ def group_codes(frame: pd.DataFrame, group_columns: Sequence[str]) -> np.ndarray
     return frame.groupby(list(group_columns), sort=False).ngroup().to_numpy(dtype=np.int64)
 
 
+def effective_capacity(capacity: int, share: np.ndarray | None, n_rows: int) -> np.ndarray:
+    """An officer's daily capacity scaled to the share of that day's open leads in the slice.
+
+    The test slice holds only the newest leads (no lead on both sides of the split), so an
+    officer-day in it has a fraction of the officer's real queue; the officer's 40 calls that
+    day would reach about 40 x that fraction of them. Without the scaling, top 40 of a thin
+    test queue is nearly everyone and every method captures nearly everything.
+    """
+    if share is None:
+        return np.full(n_rows, capacity, dtype=np.float64)
+    return np.maximum(1.0, np.rint(capacity * np.asarray(share, dtype=np.float64)))
+
+
 def evaluate_methods(
     labels: np.ndarray,
     methods: Mapping[str, MethodScores],
@@ -130,8 +149,12 @@ def evaluate_methods(
     *,
     seed: int = 0,
     capture_ks: Sequence[int] = CAPTURE_KS,
+    capacity_share: np.ndarray | None = None,
 ) -> Evaluation:
-    """Score every method on the same rows, groups and tie-break."""
+    """Score every method on the same rows, groups and tie-break.
+
+    capacity_share: per row, the share of its group's real queue present here (None: all).
+    """
     y = np.asarray(labels, dtype=bool)
     if y.all() or not y.any():
         raise EvaluationError(
@@ -144,18 +167,21 @@ def evaluate_methods(
     curves: dict[str, list[float]] = {}
     ranks: dict[str, np.ndarray] = {}
     ks = sorted({*capture_ks, capacity})
+    capacity_rows = effective_capacity(capacity, capacity_share, len(y))
     for name, method in methods.items():
         scores = np.asarray(method.scores, dtype=np.float64)
         rank = within_group_rank(scores, groups, tiebreak)
         ranks[name] = rank
         lifts[name] = lift_by_decile(scores, y, tiebreak)
-        curves[name] = [capture_at_capacity(y, rank, k) for k in ks]
+        curves[name] = [
+            capture_at_capacity(y, rank, effective_capacity(k, capacity_share, len(y))) for k in ks
+        ]
         rows[name] = {
             "roc_auc": float(roc_auc_score(y, scores)),
             "pr_auc": float(average_precision_score(y, scores)),
             "brier": float(brier_score_loss(y, scores)) if method.probability else np.nan,
             "ece": expected_calibration_error(scores, y) if method.probability else np.nan,
-            "capture_at_capacity": capture_at_capacity(y, rank, capacity),
+            "capture_at_capacity": capture_at_capacity(y, rank, capacity_rows),
             "top_decile_lift": float(lifts[name][0]),
         }
     return Evaluation(
@@ -165,6 +191,7 @@ def evaluate_methods(
         ranks=ranks,
         methods=dict(methods),
         capacity=capacity,
+        capacity_rows=capacity_rows,
     )
 
 

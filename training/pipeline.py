@@ -41,7 +41,7 @@ from training.fairness import FairnessAudit, audit
 from training.gates import ChampionScore, GateResult, evaluate_gates, failed_gates
 from training.plots import calibration_figure, capture_figure, lift_figure, shap_summary_figure
 from training.registry import CHALLENGER_ALIAS, mark_challenger, promote, use_store
-from training.train import PreparedData, TrainConfig, fit_scorer
+from training.train import CAPACITY_SHARE, PreparedData, TrainConfig, fit_scorer
 
 MODEL_METHOD: Final = "model"
 SHAP_SAMPLE_ROWS: Final = 500
@@ -136,6 +136,9 @@ def evaluate_scorer(data: PreparedData, scorer: LeadScorer, seed: int) -> Evalua
         group_codes(test, data.capture_groups),
         data.capacity,
         seed=seed,
+        capacity_share=(
+            test[CAPACITY_SHARE].to_numpy(dtype=np.float64) if CAPACITY_SHARE in test else None
+        ),
     )
 
 
@@ -154,7 +157,7 @@ def run_training(
     test = data.slices.test
     labels = test["label"].to_numpy(dtype=bool)
     evaluation = evaluate_scorer(data, scorer, config.seed)
-    in_top_k = evaluation.ranks[MODEL_METHOD] <= data.capacity
+    in_top_k = evaluation.ranks[MODEL_METHOD] <= evaluation.capacity_rows
     fairness = audit(
         data.layout.names,
         {c: test[c].to_numpy() for c in data.audit_columns},

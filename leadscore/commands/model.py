@@ -36,25 +36,29 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _training_frame(settings: Settings) -> pd.DataFrame:
-    """The lead training frame through the Feast FeatureService (training/dataset.py)."""
-    import importlib
+    """The lead training frame through the Feast FeatureService (training/dataset.py).
 
+    On simulated data (the simulator's truth files in the data home) it carries the oracle's
+    probability and the synthetic protected group for the fairness audit.
+    """
     from leadscore.resources import open_event_log, open_feature_store
+    from training.dataset import DatasetError, build_training_frame
 
-    # Imported by name: training/dataset.py is written alongside this command (lead engineer).
+    truth_dir = settings.sim_dir if (settings.sim_dir / "truth.csv").exists() else None
     try:
-        dataset = importlib.import_module("training.dataset")
-    except ModuleNotFoundError as exc:
-        if exc.name != "training.dataset":
-            raise
-        raise _fail(
-            "this install has no lead training-frame builder (training/dataset.py); "
-            "train from a saved frame with --frame FILE.parquet or from an export with --csv"
-        ) from exc
-    frame: pd.DataFrame = dataset.build_training_frame(
-        open_feature_store(settings),
-        open_event_log(settings),
-        horizon_days=settings.horizon_days,
+        with console.status("building the training set through Feast (lead_scoring_v1) ..."):
+            frame, info = build_training_frame(
+                open_event_log(settings),
+                open_feature_store(settings),
+                horizon_days=settings.horizon_days,
+                truth_dir=truth_dir,
+            )
+    except DatasetError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(
+        f"training set: {info.rows:,} (lead, day) rows of {info.leads:,} leads, "
+        f"{info.positives:,} applied within {info.horizon_days} days; as-of "
+        f"{info.first_as_of:%Y-%m-%d} to {info.last_as_of:%Y-%m-%d}"
     )
     return frame
 

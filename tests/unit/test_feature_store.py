@@ -85,8 +85,15 @@ def test_online_features_equal_offline_training_features(
     log, store = loaded
     build_feature_store(log, store, now=datetime(2025, 3, 6, 12, tzinfo=UTC))
     as_of = _ts("2025-03-05 00:00")
-    entities = pd.DataFrame({"lead_id": ["L1", "L2", "L3"], "as_of": [as_of] * 3})
+    entities = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L2", "L3"],
+            "officer_id": ["lo-01", "lo-01", "lo-02"],
+            "as_of": [as_of] * 3,
+        }
+    )
     offline = store.historical_features(entities)
+    assert offline["officer_id"].tolist() == ["lo-01", "lo-01", "lo-02"]
 
     stored = build_snapshots(
         log.leads(), log.events(), log.market_rates(), as_of_times=pd.DatetimeIndex([as_of])
