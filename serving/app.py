@@ -76,12 +76,11 @@ def create_app(
         openapi_tags=TAGS,
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
-        max_body_size=config.max_body_bytes,
     )
     app.state.metrics = metrics
     app.state.config = config
     install_error_handlers(app)
-    app.add_middleware(ServingMiddleware, metrics=metrics)
+    app.add_middleware(ServingMiddleware, metrics=metrics, max_body_bytes=config.max_body_bytes)
     for router in (
         leads.router,
         events.router,

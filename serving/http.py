@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Final
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -121,6 +121,26 @@ def _fixed_status(status: int) -> Callable[[Request, Exception], Any]:
     return handler
 
 
+class BodyTooLargeError(HTTPException):
+    """The request body grew past the limit while it was being read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body is larger than {limit} bytes; send smaller batches")
+
+
+def _body_too_large(exc: BaseException) -> BodyTooLargeError | None:
+    """The BodyTooLargeError behind exc, also when a task group wrapped it."""
+    if isinstance(exc, BodyTooLargeError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _body_too_large(inner)
+            if found is not None:
+                return found
+    cause = exc.__cause__ or exc.__context__
+    return _body_too_large(cause) if cause is not None and cause is not exc else None
+
+
 def _frames(exc: BaseException) -> list[str]:
     """Where an exception was raised, without its message."""
     return [
@@ -130,12 +150,14 @@ def _frames(exc: BaseException) -> list[str]:
 
 
 class ServingMiddleware:
-    """Pure ASGI: a request id in and out, metrics by route template, one JSON access log line,
-    and the catch-all that turns a bug into a JSON 500 (logged without messages)."""
+    """Pure ASGI: a request id in and out, the body size limit (by Content-Length before the
+    body is read, by counting while it streams in), metrics by route template, one JSON access
+    log line, and the catch-all that turns a bug into a JSON 500 (logged without messages)."""
 
-    def __init__(self, app: ASGIApp, metrics: ServingMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServingMetrics, max_body_bytes: int) -> None:
         self.app = app
         self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -159,9 +181,44 @@ class ServingMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        received = 0
+        limit = self.max_body_bytes
+
+        async def receive_with_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLargeError(limit)
+            return message
+
+        async def answer(status_code: int, detail: str) -> None:
+            body = json.dumps({"detail": detail, "request_id": request_id}).encode()
+            await send_with_id(
+                {
+                    "type": "http.response.start",
+                    "status": status_code,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send_with_id({"type": "http.response.body", "body": body})
+
         try:
-            await self.app(scope, receive, send_with_id)
+            declared = _header(scope, "content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                await answer(413, str(BodyTooLargeError(limit).detail))
+                return
+            await self.app(scope, receive_with_limit, send_with_id)
         except Exception as exc:  # noqa: BLE001 - the catch-all: log without messages, answer 500
+            too_large = _body_too_large(exc)
+            if too_large is not None:
+                if not response_started:
+                    await answer(413, str(too_large.detail))
+                return
             log.error(
                 "unhandled error",
                 extra={
@@ -172,20 +229,7 @@ class ServingMiddleware:
                 },
             )
             if not response_started:
-                body = json.dumps(
-                    {"detail": "internal error; quote the request id", "request_id": request_id}
-                ).encode()
-                await send_with_id(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send_with_id({"type": "http.response.body", "body": body})
+                await answer(500, "internal error; quote the request id")
         finally:
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"

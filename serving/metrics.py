@@ -27,6 +27,7 @@ class ServingMetrics:
     """One registry per app, so several apps (tests) never share counters."""
 
     def __init__(self) -> None:
+        self._model_version: str | None = None
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "leadscore_http_requests",
@@ -71,9 +72,11 @@ class ServingMetrics:
 
     def set_model(self, version: str | None) -> None:
         """Exactly one version label carries 1 (none while no model is loaded)."""
-        self.model_info.clear()
+        if self._model_version is not None and self._model_version != version:
+            self.model_info.remove(self._model_version)
         if version is not None:
             self.model_info.labels(version=version).set(1)
+        self._model_version = version
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from serving.config import MAX_BATCH_ITEMS
 
 Strict = ConfigDict(extra="forbid")
-LeadId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+LeadId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
 Text = Annotated[str, StringConstraints(max_length=2000)]
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
+from serving.model import ModelLoadError
 from serving.routes.deps import UNAUTHORIZED, AdminUser, AnyUser, Ctx, Metrics
 from serving.schemas import ModelOut, ReloadIn, ReloadOut
 
@@ -42,9 +43,10 @@ async def reload_model(
             alias=None if body is None else body.alias,
             version=None if body is None else body.version,
         )
-    except Exception:
+    except ModelLoadError as exc:
         metrics.reloads.labels("failed").inc()
-        raise
+        serving = "no model" if previous is None else previous.version
+        raise HTTPException(409, f"{exc}; still serving {serving}") from exc
     metrics.reloads.labels("ok").inc()
     metrics.set_model(loaded.version)
     return {

@@ -289,13 +289,16 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[who]}"} if who in self.tokens else {}
 
     def get(self, path: str, who: str, **kwargs: Any) -> Any:
-        return self.client.get(path, headers=self.headers(who), **kwargs)
+        headers = {**self.headers(who), **kwargs.pop("headers", {})}
+        return self.client.get(path, headers=headers, **kwargs)
 
     def post(self, path: str, who: str, **kwargs: Any) -> Any:
-        return self.client.post(path, headers=self.headers(who), **kwargs)
+        headers = {**self.headers(who), **kwargs.pop("headers", {})}
+        return self.client.post(path, headers=headers, **kwargs)
 
     def delete(self, path: str, who: str, **kwargs: Any) -> Any:
-        return self.client.delete(path, headers=self.headers(who), **kwargs)
+        headers = {**self.headers(who), **kwargs.pop("headers", {})}
+        return self.client.delete(path, headers=headers, **kwargs)
 
 
 def serving_config(world: World, home: Path, **overrides: Any) -> ServingConfig:

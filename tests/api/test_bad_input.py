@@ -1,0 +1,221 @@
+"""Bad input answers 4xx naming the field, never a 500, and never echoes personal data."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import PII_MARKERS, Api, event, new_lead
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leadscore.logging import JsonFormatter
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Every log record of the request, as the service writes it (JSON lines)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+def _locs(response: Any) -> list[list[Any]]:
+    assert response.status_code == 422, response.text[:300]
+    return [e["loc"] for e in response.json()["detail"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "loc"),
+    [
+        ("/v1/score", {"lead_ids": ["L01"], "leadids": ["L02"]}, ["body", "leadids"]),
+        ("/v1/score", {"lead_ids": "L01"}, ["body", "lead_ids"]),
+        ("/v1/score", {"lead_ids": ["L01"], "top_k": "many"}, ["body", "top_k"]),
+        (
+            "/v1/events",
+            {"events": [{**event("B1", "L01", "web_visit"), "colour": "red"}]},
+            ["body", "events", 0, "colour"],
+        ),
+        (
+            "/v1/events",
+            {"events": [{**event("B1", "L01", "web_visit"), "event_id": 7}]},
+            ["body", "events", 0, "event_id"],
+        ),
+        (
+            "/v1/leads",
+            {"leads": [{**new_lead("B2"), "loan_amount_usd": "lots"}]},
+            ["body", "leads", 0, "loan_amount_usd"],
+        ),
+        (
+            "/v1/leads",
+            {"leads": [{k: v for k, v in new_lead("B3").items() if k != "phone"}]},
+            ["body", "leads", 0, "phone"],
+        ),
+    ],
+)
+def test_a_wrong_field_answers_422_naming_it(
+    api: Api, path: str, body: dict[str, Any], loc: list[Any]
+) -> None:
+    assert loc in _locs(api.post(path, "crm", json=body))
+
+
+def test_bad_query_and_path_values_name_the_parameter(api: Api) -> None:
+    assert ["query", "at"] in _locs(api.get("/v1/queue", "officer", params={"at": "soon"}))
+    assert ["query", "date"] in _locs(api.get("/v1/queue", "officer", params={"date": "32/13"}))
+    assert ["path", "lead_id"] in _locs(api.get("/v1/leads/not a lead!", "crm"))
+
+
+def test_invalid_json_is_a_422_not_a_500(api: Api) -> None:
+    response = api.client.post(
+        "/v1/score",
+        content=b'{"lead_ids": [',
+        headers={**api.headers("crm"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+
+
+def test_a_body_over_one_mebibyte_is_refused_by_its_length(api: Api) -> None:
+    body = json.dumps({"lead_ids": ["L01"], "pad": "x" * (1 << 20)}).encode()
+    response = api.client.post(
+        "/v1/score",
+        content=body,
+        headers={**api.headers("crm"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["detail"]
+
+
+def test_a_streamed_body_over_one_mebibyte_is_refused_while_it_arrives(api: Api) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"events": ['
+        for i in range(20_000):
+            yield (json.dumps(event(f"S{i}", "L01", "web_visit")) + ",").encode()
+        yield b"{}]}"
+
+    response = api.client.post(
+        "/v1/events",
+        content=chunks(),
+        headers={**api.headers("crm"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert api.ctx.event_log.events(lead_ids=["L01"])["event_id"].str.startswith("S").sum() == 0
+
+
+def test_personal_data_never_reaches_error_bodies_or_logs(
+    api: Api, log_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, surname, phone, email = PII_MARKERS
+    pii_lead = new_lead("PII-2", first_name=name, last_name=surname, phone=phone, email=email)
+    bodies = [
+        api.post("/v1/leads", "crm", json={"leads": [{**pii_lead, "loan_amount_usd": "lots"}]}),
+        api.post("/v1/leads", "crm", json={"leads": [{**pii_lead, "state": "XX", "phone": name}]}),
+        api.post("/v1/leads", "crm", json={"leads": [{**pii_lead, "extra": phone}]}),
+        api.post("/v1/score", "crm", json={"lead_ids": [email]}),
+    ]
+    assert [b.status_code for b in bodies] == [422, 200, 422, 422]
+    detail = api.get("/v1/leads/L-PII", "officer")
+    assert detail.status_code == 200
+    assert name in detail.text
+
+    import serving.routes.score as score_route
+
+    def bug(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError(f"could not score {name} {surname} at {phone}")
+
+    monkeypatch.setattr(score_route, "score_leads", bug)
+    crash = api.post("/v1/score", "crm", json={"lead_ids": ["L-PII"]})
+    assert crash.status_code == 500
+    assert crash.json()["request_id"] == crash.headers["x-request-id"]
+    bodies.append(crash)
+
+    logged = log_lines.getvalue()
+    assert '"error_type": "ValueError"' in logged
+    for marker in PII_MARKERS:
+        assert marker not in logged
+        for body in bodies:
+            assert marker not in body.text
+    for line in logged.splitlines():
+        json.loads(line)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+CALLERS = {
+    "/v1/score": "crm",
+    "/v1/events": "crm",
+    "/v1/leads": "crm",
+    "/v1/leads/L13/outcomes": "officer",
+    "/v1/users": "admin",
+    "/v1/model/reload": "admin",
+}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(path=st.sampled_from(sorted(CALLERS)), body=json_values)
+def test_fuzzed_bodies_never_cause_a_server_error(api: Api, path: str, body: Any) -> None:
+    response = api.post(path, CALLERS[path], json=body)
+    assert response.status_code < 500, (path, body, response.text[:300])
+
+
+field_text = st.one_of(
+    st.none(), st.text(max_size=30), st.sampled_from(["", " ", "2025-13-45T99:00Z"])
+)
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    items=st.lists(
+        st.fixed_dictionaries(
+            {
+                "event_id": st.text(min_size=0, max_size=70),
+                "lead_id": st.sampled_from(["L13", "", "x" * 80]),
+                "occurred_at": st.text(max_size=30),
+                "event_type": st.text(max_size=15),
+            },
+            optional={"channel": field_text, "call_outcome": field_text, "page": field_text},
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_well_formed_but_wrong_events_are_rejected_item_by_item(
+    api: Api, items: list[dict[str, Any]]
+) -> None:
+    response = api.post("/v1/events", "crm", json={"events": items})
+    assert response.status_code == 200, response.text[:300]
+    assert len(response.json()["items"]) == len(items)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["officer", "date", "at", "other"]), st.text(max_size=25), max_size=3
+    )
+)
+def test_fuzzed_queue_queries_never_cause_a_server_error(api: Api, params: dict[str, str]) -> None:
+    response = api.get("/v1/queue", "crm", params=params)
+    assert response.status_code < 500, (params, response.text[:300])
