@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -81,7 +81,6 @@ def build_feature_store(
 
     clock = time.perf_counter()
     samples: list[pd.DataFrame] = []
-    first_as_of: list[pd.Timestamp] = []
 
     def monthly_parts() -> Iterator[pd.DataFrame]:
         # One month at a time keeps memory to a month of snapshots, whatever the history.
@@ -89,7 +88,6 @@ def build_feature_store(
             part = build_snapshots(leads, events, rates, start=start, end=end)
             if part.empty:
                 continue
-            first_as_of.append(part["as_of"].min())
             keep = min(len(part), max(1_000, int(len(part) * VALIDATION_SHARE)))
             samples.append(part.sample(keep, random_state=0))
             yield part
@@ -111,8 +109,9 @@ def build_feature_store(
     seconds["apply"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    if first_as_of:
-        store.materialize(min(first_as_of).to_pydatetime() - timedelta(seconds=1), now)
+    # The online store gets every open lead as of now through Feast's push (its
+    # write_to_online_store). A `materialize` of the last midnight snapshot would write the same
+    # leads with staler values only to be overwritten: one write, not two (docs/ARCHITECTURE.md).
     current = build_snapshots(leads, events, rates, as_of_times=pd.DatetimeIndex([now]))
     online_rows = store.push(current)
     seconds["online"] = time.perf_counter() - clock

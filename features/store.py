@@ -129,10 +129,6 @@ class LeadFeatureStore:
         shutil.rmtree(retired, ignore_errors=True)
         return rows
 
-    def materialize(self, start: datetime, end: datetime) -> None:
-        """Load the latest snapshot of every lead in [start, end] into the online store."""
-        self.store.materialize(start_date=start, end_date=end)
-
     def push(self, stored: pd.DataFrame) -> int:
         """Write fresh stored rows (from build_snapshots) straight to the online store."""
         if stored.empty:
