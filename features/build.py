@@ -19,7 +19,8 @@ VALIDATION_SAMPLE_ROWS = 100_000
 """The feature-table contract checks a seeded sample of at most this many snapshot rows."""
 
 VALIDATION_SHARE = 0.05
-"""Share of each month's snapshots (at least 1,000 rows) kept for the contract check."""
+"""Share of each month's snapshots kept for the contract check: at least 1,000 rows, at most
+an even share of VALIDATION_SAMPLE_ROWS (so the sample never grows with the history)."""
 
 
 def month_windows(
@@ -82,13 +83,16 @@ def build_feature_store(
     clock = time.perf_counter()
     samples: list[pd.DataFrame] = []
 
+    windows = month_windows(leads, events, now)
+    per_month = max(1_000, VALIDATION_SAMPLE_ROWS // max(1, len(windows)))
+
     def monthly_parts() -> Iterator[pd.DataFrame]:
         # One month at a time keeps memory to a month of snapshots, whatever the history.
-        for start, end in month_windows(leads, events, now):
+        for start, end in windows:
             part = build_snapshots(leads, events, rates, start=start, end=end)
             if part.empty:
                 continue
-            keep = min(len(part), max(1_000, int(len(part) * VALIDATION_SHARE)))
+            keep = min(len(part), max(1_000, int(len(part) * VALIDATION_SHARE)), per_month)
             samples.append(part.sample(keep, random_state=0))
             yield part
 
