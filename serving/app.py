@@ -18,6 +18,7 @@ from serving.http import SafeJSONResponse, ServingMiddleware, install_error_hand
 from serving.metrics import ServingMetrics
 from serving.model import ScorerLoader
 from serving.routes import admin, events, leads, model, ops, queue, score
+from serving.web.router import install_web
 
 API_VERSION: Final = "1"
 
@@ -91,4 +92,5 @@ def create_app(
         ops.router,
     ):
         app.include_router(router)
+    install_web(app, config)
     return app
