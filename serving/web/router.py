@@ -9,7 +9,6 @@ with fetch and the changed regions swapped in place). Officers see their own que
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,8 +68,6 @@ from serving.web.views import (
     timeline,
     waterfall,
 )
-
-log = logging.getLogger("leadscore.web")
 
 HERE: Final = Path(__file__).resolve().parent
 STATIC_DIR: Final = HERE / "static"

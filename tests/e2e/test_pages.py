@@ -191,7 +191,7 @@ def test_filters_and_the_page_work_without_javascript(
 
 
 def test_the_queue_fits_a_phone_and_is_keyboard_navigable(
-    site: Site, new_page: OpenPage, sign_in: SignIn, artifacts: Any
+    site: Site, new_page: OpenPage, sign_in: SignIn, artifacts: Any, check_accessibility: Check
 ) -> None:
     page = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     sign_in(page, "officer")
@@ -215,6 +215,8 @@ def test_the_queue_fits_a_phone_and_is_keyboard_navigable(
     assert focused.evaluate("e => e.tagName") == "BUTTON"
     outline = focused.evaluate("e => getComputedStyle(e).outlineStyle")
     assert outline not in ("none", ""), "a focused button must show a focus outline"
+    page.locator("details.held summary").click()
+    check_accessibility(page, "queue-phone")
 
 
 # -- one lead ----------------------------------------------------------------------------------
