@@ -6,9 +6,10 @@ import importlib
 
 import typer
 
-COMMAND_MODULES = ("data", "model", "service")
+COMMAND_MODULES = ("data", "model", "service", "analysis")
 """leadscore/commands/<name>.py: data (simulate, ingest, validate, features, demo), model
-(train, promote, rollback, models, score), service (serve, users, audit)."""
+(train, promote, rollback, models, score), service (serve, users, audit), analysis (backtest,
+monitor)."""
 
 
 def register_all(app: typer.Typer) -> None:
