@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import String, case, func, select, type_coerce
 from sqlalchemy.sql import Select
 
 from data_contracts.enums import INBOUND_EVENT_TYPES, OUTBOUND_EVENT_TYPES, Channel, EventType
@@ -60,7 +60,14 @@ def _naive(moment: datetime) -> datetime:
 
 
 def _utc(values: pd.Series) -> pd.Series:
-    return pd.Series(pd.to_datetime(values).dt.tz_localize(UTC), index=values.index)
+    """Timestamps read as text (SQLite) or naive datetimes (PostgreSQL), as aware UTC."""
+    parsed = pd.to_datetime(values, format="ISO8601") if len(values) else values.astype("M8[ns]")
+    return pd.Series(pd.DatetimeIndex(parsed).tz_localize(UTC), index=values.index)
+
+
+def _raw(column: Any) -> Any:
+    """A timestamp column without SQLAlchemy's per-row conversion (pandas parses it in bulk)."""
+    return type_coerce(column, String)
 
 
 def _chunks(ids: Sequence[str]) -> list[list[str]]:
@@ -86,6 +93,22 @@ def _read(log: EventLog, queries: list[Select[Any]]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
+def _first(condition: Any, value: Any) -> Any:
+    return func.min(case((condition, value)))
+
+
+def _last(condition: Any, value: Any) -> Any:
+    return func.max(case((condition, value)))
+
+
+def _count(condition: Any) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _types(kinds: Sequence[EventType] | frozenset[EventType]) -> list[str]:
+    return sorted(str(k) for k in kinds)
+
+
 def lead_states(
     log: EventLog,
     *,
@@ -95,70 +118,74 @@ def lead_states(
 ) -> pd.DataFrame:
     """One row per lead (an officer's, or these ids): profile columns without personal data,
     effective consents, opt-outs, dnc, applied, first_touch_at, last_inbound_at (UTC),
-    texts_replied and calls_connected, from events up to at."""
-    lead_query = select(*[leads_table.c[c] for c in LEAD_STATE_COLUMNS]).order_by(
-        leads_table.c.lead_id
-    )
+    texts_replied and calls_connected, from events up to at.
+
+    The database does the work: one grouped row per lead (conditional aggregates), so the cost
+    is one index scan of the officer's events, not their transfer."""
+    lead_columns = [
+        _raw(leads_table.c[c]).label(c) if c == "created_at" else leads_table.c[c]
+        for c in LEAD_STATE_COLUMNS
+    ]
+    lead_query = select(*lead_columns).order_by(leads_table.c.lead_id)
     leads = _read(log, _scoped(lead_query, officer_id, lead_ids))
     leads["created_at"] = _utc(leads["created_at"])
+    for ch in CHANNELS:
+        leads[f"consent_{ch}"] = leads[f"consent_{ch}"].astype(bool)
+
     e = events_table
+    kind, channel = e.c.event_type, e.c.channel
+    moment = _raw(e.c.occurred_at)
+    columns = [
+        e.c.lead_id,
+        _count(kind == str(EventType.DNC_REQUEST)).label("n_dnc"),
+        _count(kind.in_(_types(CLOSED_EVENT_TYPES))).label("n_closed"),
+        _first(kind.in_(_types(OUTBOUND_EVENT_TYPES)), moment).label("first_touch_at"),
+        _last(kind.in_(_types(INBOUND_EVENT_TYPES)), moment).label("last_inbound_at"),
+        _count(kind == str(EventType.TEXT_REPLIED)).label("texts_replied"),
+        _count((kind == str(EventType.CALL)) & e.c.call_outcome.in_(ANSWERED_CALL_OUTCOMES)).label(
+            "calls_connected"
+        ),
+    ]
+    for ch in CHANNELS:
+        on = channel == str(ch)
+        columns += [
+            _count((kind == str(EventType.OPT_OUT)) & on).label(f"n_opt_out_{ch}"),
+            _last((kind == str(EventType.CONSENT_GRANTED)) & on, moment).label(f"granted_{ch}"),
+            _last((kind == str(EventType.CONSENT_REVOKED)) & on, moment).label(f"revoked_{ch}"),
+        ]
     event_query = (
-        select(
-            e.c.lead_id,
-            e.c.event_type,
-            e.c.channel,
-            e.c.call_outcome,
-            func.min(e.c.occurred_at).label("first_at"),
-            func.max(e.c.occurred_at).label("last_at"),
-            func.count().label("n"),
-        )
+        select(*columns)
         .select_from(e.join(leads_table, leads_table.c.lead_id == e.c.lead_id))
-        .where(e.c.occurred_at <= _naive(at), e.c.event_type != str(EventType.LEAD_CREATED))
-        .group_by(e.c.lead_id, e.c.event_type, e.c.channel, e.c.call_outcome)
+        .where(e.c.occurred_at <= _naive(at))
+        .group_by(e.c.lead_id)
     )
-    groups = _read(log, _scoped(event_query, officer_id, lead_ids))
-    return _states(leads, groups)
+    per_lead = _read(log, _scoped(event_query, officer_id, lead_ids))
+    return _states(leads, per_lead)
 
 
-def _states(leads: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
-    groups = groups.assign(first_at=_utc(groups["first_at"]), last_at=_utc(groups["last_at"]))
-    index = pd.Index(leads["lead_id"])
-    kind = groups["event_type"].astype(str)
-    channel = groups["channel"].astype(object)
+def _states(leads: pd.DataFrame, per_lead: pd.DataFrame) -> pd.DataFrame:
+    found = per_lead.set_index("lead_id").reindex(leads["lead_id"])
+    found.index = leads.index
 
-    def any_of(mask: pd.Series) -> np.ndarray:
-        hit = set(groups.loc[mask, "lead_id"])
-        return np.fromiter((i in hit for i in index), dtype=bool, count=len(index))
-
-    def moment(mask: pd.Series, how: str) -> pd.Series:
-        column = "first_at" if how == "min" else "last_at"
-        picked = groups.loc[mask].groupby("lead_id")[column].agg(how)
-        return pd.Series(picked.reindex(index).array, index=leads.index)
-
-    def total(mask: pd.Series) -> np.ndarray:
-        picked = groups.loc[mask].groupby("lead_id")["n"].sum()
-        return picked.reindex(index).fillna(0).to_numpy(dtype=np.int64)
+    def count(column: str) -> np.ndarray:
+        return pd.to_numeric(found[column]).fillna(0).to_numpy(dtype=np.int64)
 
     out = leads.copy()
-    dnc = any_of(kind == EventType.DNC_REQUEST)
+    dnc = count("n_dnc") > 0
     out["dnc"] = dnc
-    out["applied"] = any_of(kind.isin([str(t) for t in CLOSED_EVENT_TYPES]))
+    out["applied"] = count("n_closed") > 0
     for ch in CHANNELS:
-        on_channel = channel == str(ch)
-        opted = any_of((kind == EventType.OPT_OUT) & on_channel)
+        opted = count(f"n_opt_out_{ch}") > 0
         out[f"opted_out_{ch}"] = opted | dnc if ch in (Channel.CALL, Channel.TEXT) else opted
-        granted = moment((kind == EventType.CONSENT_GRANTED) & on_channel, "max")
-        revoked = moment((kind == EventType.CONSENT_REVOKED) & on_channel, "max")
+        granted, revoked = _utc(found[f"granted_{ch}"]), _utc(found[f"revoked_{ch}"])
         revoked_last = revoked.notna() & (granted.isna() | (revoked >= granted))
-        on_record = leads[f"consent_{ch}"].to_numpy(dtype=bool)
-        out[f"consent_{ch}"] = (on_record | granted.notna().to_numpy()) & ~revoked_last.to_numpy()
-    out["first_touch_at"] = moment(kind.isin([str(t) for t in OUTBOUND_EVENT_TYPES]), "min")
-    out["last_inbound_at"] = moment(kind.isin([str(t) for t in INBOUND_EVENT_TYPES]), "max")
-    out["texts_replied"] = total(kind == EventType.TEXT_REPLIED)
-    answered = (kind == EventType.CALL) & groups["call_outcome"].isin(ANSWERED_CALL_OUTCOMES)
-    out["calls_connected"] = total(answered)
-    for column in ("first_touch_at", "last_inbound_at"):
-        out[column] = pd.to_datetime(out[column], utc=True)
+        out[f"consent_{ch}"] = (
+            leads[f"consent_{ch}"].to_numpy(dtype=bool) | granted.notna().to_numpy()
+        ) & ~revoked_last.to_numpy()
+    out["first_touch_at"] = _utc(found["first_touch_at"])
+    out["last_inbound_at"] = _utc(found["last_inbound_at"])
+    out["texts_replied"] = count("texts_replied")
+    out["calls_connected"] = count("calls_connected")
     return out
 
 

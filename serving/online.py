@@ -22,7 +22,7 @@ import pandas as pd
 
 from features.definitions import CLOCK_FEATURES, FEATURE_NAMES, FEATURES_BY_NAME
 from features.store import LeadFeatureStore
-from features.transforms import STORED_COLUMNS, derive_clock_features
+from features.transforms import STORED_COLUMNS, TIMESTAMP_COLUMNS, derive_clock_features
 
 FEATURE_VIEW: Final = "lead_activity"
 """The Feast feature view holding the stored columns (features/feature_repo/lead_features.py)."""
@@ -31,7 +31,11 @@ STORED_FIELDS: Final[tuple[str, ...]] = ("officer_id", *STORED_COLUMNS)
 PRESENCE_FIELD: Final = "source"
 """A stored column every real row has (the lead's source): missing means Feast has no row."""
 
+CLOCK_INPUTS: Final[tuple[str, ...]] = (*TIMESTAMP_COLUMNS, "inbound_7d")
+"""The stored columns derive_clock_features reads."""
+
 _Row = tuple[Any, ...]
+_POSITION: Final = {name: i for i, name in enumerate(STORED_FIELDS)}
 
 
 def _default_row() -> _Row:
@@ -117,6 +121,32 @@ class OnlineFeatureCache:
                         self._rows[lead_id] = (expires, row)
             found.update(fetched)
         return [found.get(lead_id) for lead_id in lead_ids]
+
+    def records(self, lead_ids: Sequence[str], as_of: datetime) -> list[dict[str, Any] | None]:
+        """Each lead's stored row and clock features at as_of as one dict (None: no features).
+
+        The few-leads path (a single score): no frame per column, only the clock features go
+        through derive_clock_features; values equal those of `features`.
+        """
+        rows = self.rows(lead_ids)
+        present = [(i, row) for i, row in enumerate(rows) if row is not None]
+        out: list[dict[str, Any] | None] = [None] * len(rows)
+        if not present:
+            return out
+        moments = pd.DataFrame(
+            {
+                name: np.asarray([row[_POSITION[name]] for _, row in present], dtype=np.float64)
+                for name in CLOCK_INPUTS
+            },
+            copy=False,
+        )
+        seconds = as_of.astimezone(UTC).timestamp()
+        clock = derive_clock_features(moments, pd.Series(np.full(len(present), seconds)))
+        for (k, row), record in zip(present, clock.to_dict("records"), strict=True):
+            values = dict(zip(STORED_FIELDS, row, strict=True))
+            values.update((str(name), value) for name, value in record.items())
+            out[k] = values
+        return out
 
     def stored(self, lead_ids: Sequence[str]) -> pd.DataFrame:
         """lead_id, has_features, officer_id and STORED_COLUMNS (their dtypes), in input order."""

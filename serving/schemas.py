@@ -99,7 +99,12 @@ class IngestOut(BaseModel):
 class ScoreIn(BaseModel):
     model_config = Strict
     lead_ids: list[LeadId] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
-    top_k: int | None = Field(default=None, ge=0, le=20, description="reasons each way")
+    top_k: int | None = Field(
+        default=None,
+        ge=0,
+        le=20,
+        description="reasons each way (default 3); 0 scores without reasons (bulk scoring)",
+    )
 
 
 class ReasonOut(BaseModel):
@@ -119,7 +124,7 @@ class ScoreOut(BaseModel):
     probability: float = Field(description="calibrated probability of applying")
     tier: str
     raw_log_odds: float
-    base_log_odds: float
+    base_log_odds: float | None = Field(description="null when top_k is 0 (no contributions)")
     reasons: ReasonsOut
 
 

@@ -156,15 +156,29 @@ def online_inputs(
     return frame
 
 
-def _matrix(model: LoadedModel, frame: pd.DataFrame) -> np.ndarray:
-    scorer = model.scorer
-    if len(frame) <= SMALL_BATCH_ROWS:
-        records = [
-            {str(k): v for k, v in row.items()}
-            for row in frame[list(scorer.feature_names)].to_dict("records")
-        ]
-        return scorer.layout.encode_records(records)
-    return scorer.encode(frame)
+def model_matrix(
+    ctx: ServingContext, model: LoadedModel, lead_ids: Sequence[str], at: datetime
+) -> np.ndarray:
+    """The model's input rows for these leads at `at`, in order; NoFeaturesError for leads
+    without online features. A few leads go record by record (the single-score fast path)."""
+    if len(lead_ids) > SMALL_BATCH_ROWS:
+        frame = online_inputs(ctx, lead_ids, at)
+        closed = frame.loc[~frame["has_features"], "lead_id"].tolist()
+        if closed:
+            raise NoFeaturesError(closed)
+        return model.scorer.encode(frame)
+    records = ctx.features.records(lead_ids, at)
+    missing = [i for i, r in zip(lead_ids, records, strict=True) if r is None]
+    if (
+        missing
+        and len(missing) <= MAX_SELF_HEAL_LEADS
+        and _refresh(ctx, missing, datetime.now(UTC))
+    ):
+        records = ctx.features.records(lead_ids, at)
+    closed = [i for i, r in zip(lead_ids, records, strict=True) if r is None]
+    if closed:
+        raise NoFeaturesError(closed)
+    return model.scorer.layout.encode_records([r for r in records if r is not None])
 
 
 def _reason_dict(reason: Any) -> dict[str, Any]:
@@ -179,8 +193,27 @@ def _reason_dict(reason: Any) -> dict[str, Any]:
 def explained(
     model: LoadedModel, matrix: np.ndarray, lead_ids: Sequence[str], top_k: int
 ) -> list[dict[str, Any]]:
-    """Probability, tier and the top reasons up and down (SHAP, log-odds) of each row."""
+    """Probability, tier and the top reasons up and down (SHAP, log-odds) of each row.
+
+    top_k 0 skips the contributions (a plain prediction): bulk scoring without reasons.
+    """
     scorer = model.scorer
+    if top_k == 0:
+        raw = scorer.raw_score(matrix)
+        probabilities = scorer.calibrator.apply(raw)
+        return [
+            {
+                "lead_id": lead_id,
+                "probability": round(float(p), 6),
+                "tier": tier,
+                "raw_log_odds": round(float(r), 6),
+                "base_log_odds": None,
+                "reasons": {"up": [], "down": []},
+            }
+            for lead_id, p, r, tier in zip(
+                lead_ids, probabilities, raw, scorer.tiers(probabilities), strict=True
+            )
+        ]
     explanations = scorer.explain(matrix, top_k=top_k, lead_ids=list(lead_ids))
     tiers = scorer.tiers(np.array([e.probability for e in explanations]))
     return [
@@ -244,12 +277,8 @@ def score_leads(
     officers = visible_leads(ctx, viewer, ids)
     timings.lap("access")
     now = datetime.now(UTC)
-    frame = online_inputs(ctx, ids, now)
-    closed = frame.loc[~frame["has_features"], "lead_id"].tolist()
-    if closed:
-        raise NoFeaturesError(closed)
+    matrix = model_matrix(ctx, model, ids, now)
     timings.lap("features")
-    matrix = _matrix(model, frame)
     scores = explained(model, matrix, ids, ctx.config.top_reasons if top_k is None else top_k)
     timings.lap("score")
     ctx.audit.write(
@@ -270,11 +299,8 @@ def explain_lead(
     model = ctx.model.require()
     officers = visible_leads(ctx, viewer, [lead_id])
     now = datetime.now(UTC)
-    frame = online_inputs(ctx, [lead_id], now)
-    if not bool(frame["has_features"].iloc[0]):
-        raise NoFeaturesError([lead_id])
     scorer = model.scorer
-    matrix = _matrix(model, frame)
+    matrix = model_matrix(ctx, model, [lead_id], now)
     contributions = scorer.contributions(matrix)[0]
     names = scorer.feature_names
     summary = explained(model, matrix, [lead_id], top_k=len(names))[0]
@@ -365,17 +391,18 @@ def lead_detail(
     if model is None:
         unavailable = "no model is loaded"
     else:
-        frame = online_inputs(ctx, [lead_id], now)
-        if bool(frame["has_features"].iloc[0]):
-            score = explained(model, _matrix(model, frame), [lead_id], ctx.config.top_reasons)[0]
+        try:
+            matrix = model_matrix(ctx, model, [lead_id], now)
+        except NoFeaturesError:
+            unavailable = "the lead is closed (applied, or opted out of every channel)"
+        else:
+            score = explained(model, matrix, [lead_id], ctx.config.top_reasons)[0]
             score["model_version"] = model.version
             ctx.audit.write(
                 _score_records(
                     viewer, request_id, "lead_detail", model.version, [score], officers, now
                 )
             )
-        else:
-            unavailable = "the lead is closed (applied, or opted out of every channel)"
     return {
         "lead": lead,
         "compliance": compliance,

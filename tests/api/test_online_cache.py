@@ -111,3 +111,22 @@ def test_a_push_by_this_process_shows_at_once_another_process_after_the_ttl(
     refresh_online_features(log, store, ["L11"], now=now)
     cache.invalidate(["L11"])
     assert int(cache.features(["L11"], now)["web_visits_1d"].iloc[0]) == visits + 2
+
+
+def test_the_few_leads_path_gives_the_same_model_input_as_the_bulk_path(
+    stores: tuple[EventLog, LeadFeatureStore],
+) -> None:
+    """A single score encodes record by record; it must equal the queue's frame encoding."""
+    from conftest import train_scorer
+
+    _, store = stores
+    cache = OnlineFeatureCache(store, ttl_s=60)
+    at = datetime.now(UTC) + timedelta(hours=5)
+    known = LEAD_IDS[:-1]
+    layout = train_scorer(1, rows=300).layout
+    records = cache.records(known, at)
+    assert all(r is not None for r in records)
+    by_record = layout.encode_records([r for r in records if r is not None])
+    by_frame = layout.encode(cache.features(known, at))
+    np.testing.assert_array_equal(by_record, by_frame)
+    assert cache.records(["UNKNOWN-LEAD"], at) == [None]

@@ -117,10 +117,12 @@ def test_each_role_gets_the_expected_status_on_each_route(api: Api, name: str, r
 
 def test_every_route_of_the_app_is_in_the_matrix(api: Api) -> None:
     matrix = {(r.method, r.template or r.path) for r in ROUTES.values()}
+    ops = {"/healthz", "/readyz", "/metrics"}
     served = {
         (method.upper(), path)
         for path, methods in api.client.get("/openapi.json").json()["paths"].items()
         for method in methods
+        if path.startswith("/v1/") or path in ops  # the officer's web page has its own tests
     }
     assert served - matrix == set()
 

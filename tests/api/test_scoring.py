@@ -110,3 +110,12 @@ def test_lead_detail_shows_contact_compliance_score_and_recent_events(api: Api) 
 )
 def test_bad_score_requests_are_4xx(api: Api, payload: dict[str, object], status: int) -> None:
     assert api.post("/v1/score", "crm", json=payload).status_code == status
+
+
+def test_top_k_zero_scores_without_reasons_and_agrees_with_the_full_score(api: Api) -> None:
+    full = api.post("/v1/score", "crm", json={"lead_ids": LEADS}).json()["scores"]
+    plain = api.post("/v1/score", "crm", json={"lead_ids": LEADS, "top_k": 0}).json()["scores"]
+    for with_reasons, without in zip(full, plain, strict=True):
+        assert without["reasons"] == {"up": [], "down": []}
+        assert without["probability"] == pytest.approx(with_reasons["probability"], abs=1e-5)
+        assert without["tier"] == with_reasons["tier"]

@@ -1,0 +1,553 @@
+"""Serving benchmark: the real service in a subprocess on a loopback port, driven from here.
+
+`python -m benchmarks.bench_serving [--fresh] [--home DIR]`. The data home is prepared the
+product's way with the `leadscore` CLI (simulate one officer with ~2,200 leads, ingest, features
+build, train, promote) and kept for the next run (--fresh rebuilds it). Then `leadscore serve`
+starts on a free 127.0.0.1 port and this process measures, with keep-alive http.client
+connections (no httpx: a light client), in order:
+
+- start-up: process start to /readyz 200;
+- /v1/queue for the officer (~2,000 open leads): p50/p95, and the reasons phase for the leads
+  shown (the Server-Timing header), after one cold request that fills the feature cache;
+- /v1/score for one lead at a fixed offered rate (100 requests/s, open loop over 4
+  connections): p50/p99, achieved rate, errors; the client's share is the p50 of GET /healthz
+  and the server's own time comes from Server-Timing;
+- batch scoring (1,000 leads a request) next to raw LightGBM predict and pred_contrib on the
+  same rows in this process (the API computes pred_contrib: its reasons and probabilities).
+
+Bounded: every wait has a deadline and the server is stopped by its pid at the end.
+Figures: benchmarks/results/serving.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import write
+
+OFFICER = "lo-01"
+TARGETS = {
+    "score_p99_ms": 50.0,
+    "queue_p95_ms": 500.0,
+    "queue_reasons_ms": 100.0,
+    "batch_vs_raw_ratio": 0.5,
+    "ready_s": 15.0,
+}
+SIMULATION = ["--officers", "1", "--months", "12", "--leads-per-month", "190", "--seed", "11"]
+READY_MARKER = ".bench-serving-ready"
+
+
+def _leadscore() -> str:
+    return str(Path(sys.executable).with_name("leadscore"))
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "LEADSCORE_HOME": str(home), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env.update(extra)
+    return env
+
+
+def _run(home: Path, *args: str, timeout_s: float = 600) -> str:
+    result = subprocess.run(
+        [_leadscore(), *args],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"`leadscore {' '.join(args)}` failed ({result.returncode}):\n{result.stderr[-2000:]}"
+        )
+    return result.stdout
+
+
+def prepare_home(home: Path, *, fresh: bool) -> dict[str, float]:
+    """Simulate, ingest, build features, train and promote (skipped when already done)."""
+    marker = home / READY_MARKER
+    if marker.exists() and not fresh:
+        return {}
+    if fresh and home.exists():
+        import shutil
+
+        shutil.rmtree(home)
+    home.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, float] = {}
+    for name, args in (
+        ("simulate", ["simulate", *SIMULATION]),
+        ("ingest", ["ingest"]),
+        ("features_build", ["features", "build"]),
+        ("train", ["train"]),
+    ):
+        clock = time.perf_counter()
+        print(f"  preparing: leadscore {' '.join(args)}", flush=True)
+        _run(home, *args, timeout_s=900)
+        seconds[name] = round(time.perf_counter() - clock, 1)
+    _promote_latest_if_no_champion(home)
+    marker.write_text(json.dumps(seconds))
+    return seconds
+
+
+def _promote_latest_if_no_champion(home: Path) -> None:
+    """A gate may keep the first model a challenger; the benchmark serves it anyway."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        client.get_model_version_by_alias("lead-scorer", "champion")
+        return
+    except MlflowException:
+        pass
+    versions = client.search_model_versions("name='lead-scorer'")
+    latest = max(int(v.version) for v in versions)
+    _run(home, "promote", str(latest))
+
+
+def _tokens(home: Path) -> dict[str, str]:
+    """Fresh tokens for a crm and an officer user (only hashes are stored, so rotate)."""
+    from features.event_log import EventLog
+    from serving.auth import UserStore
+    from serving.db import create_serving_tables
+
+    log = EventLog(f"sqlite:///{home / 'leadscore.db'}")
+    create_serving_tables(log.engine)
+    store = UserStore(log.engine)
+    tokens = {}
+    for name, role, officer in (("bench-crm", "crm", None), ("bench-officer", "officer", OFFICER)):
+        user = store.get(name)
+        if user is not None and user.active:
+            tokens[role] = store.rotate(name)
+        else:
+            tokens[role] = store.add(name, role, officer_id=officer)[1]
+    log.dispose()
+    return tokens
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection to the service."""
+
+    def __init__(self, port: int, token: str | None = None) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = {"Content-Type": "application/json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+
+    def request(
+        self, method: str, path: str, body: Any = None
+    ) -> tuple[int, bytes, dict[str, str], float]:
+        payload = None if body is None else json.dumps(body).encode()
+        clock = time.perf_counter()
+        self.connection.request(method, path, body=payload, headers=self.headers)
+        response = self.connection.getresponse()
+        data = response.read()
+        elapsed = time.perf_counter() - clock
+        return response.status, data, {k.lower(): v for k, v in response.getheaders()}, elapsed
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def server_timing(headers: dict[str, str]) -> dict[str, float]:
+    """Server-Timing phases in ms."""
+    phases: dict[str, float] = {}
+    for part in headers.get("server-timing", "").split(","):
+        if ";dur=" in part:
+            name, value = part.strip().split(";dur=")
+            phases[name] = float(value)
+    return phases
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+    ready_s: float
+    warm_s: float
+    start_seconds: dict[str, float]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+
+
+def start_server(home: Path, *, deadline_s: float = 180) -> Server:
+    """`leadscore serve` on a free loopback port; returns once /readyz answers 200 and the
+    background warm-up (contract checks) is done."""
+    port = _free_port()
+    log = (home / "serve.log").open("wb")
+    clock = time.perf_counter()
+    process = subprocess.Popen(
+        [_leadscore(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=_env(home, LEADSCORE_LOG_LEVEL="WARNING"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    ready_s: float | None = None
+    state: dict[str, Any] = {}
+    while time.perf_counter() - clock < deadline_s:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the server exited ({process.returncode}); see {home / 'serve.log'}"
+            )
+        try:
+            client = Client(port)
+            status, body, _, _ = client.request("GET", "/readyz")
+            client.close()
+        except OSError:
+            time.sleep(0.05)
+            continue
+        state = json.loads(body)
+        if status == 200 and ready_s is None:
+            ready_s = time.perf_counter() - clock
+        if ready_s is not None and state.get("warm", {}).get("contracts"):
+            break
+        time.sleep(0.05)
+    else:
+        process.terminate()
+        raise RuntimeError(f"the server was not ready within {deadline_s:.0f} s: {state}")
+    return Server(
+        process,
+        port,
+        round(ready_s or float("nan"), 2),
+        round(time.perf_counter() - clock, 2),
+        state.get("start_seconds", {}),
+    )
+
+
+def queue_at() -> datetime:
+    """Inside every contiguous-US calling window (16:00-23:00 UTC), so ~40 leads are shown."""
+    soon = datetime.now(UTC) + timedelta(minutes=1)
+    if 16 <= soon.hour < 23:
+        return soon
+    at = soon.replace(hour=17, minute=0, second=0, microsecond=0)
+    return at if at > soon else at + timedelta(days=1)
+
+
+def measure_queue(port: int, token: str, repeats: int = 30) -> dict[str, Any]:
+    client = Client(port, token)
+    path = f"/v1/queue?at={queue_at().isoformat().replace('+00:00', 'Z')}"
+    status, body, headers, cold = client.request("GET", path)
+    if status != 200:
+        raise RuntimeError(f"/v1/queue answered {status}: {body[:300]!r}")
+    first = json.loads(body)
+    totals, reasons, phases_seen = [], [], []
+    for _ in range(repeats):
+        status, body, headers, elapsed = client.request("GET", path)
+        if status != 200:
+            raise RuntimeError(f"/v1/queue answered {status}")
+        totals.append(elapsed * 1000)
+        phases = server_timing(headers)
+        reasons.append(phases.get("reasons", float("nan")))
+        phases_seen.append(phases)
+    client.close()
+    median_phases = {
+        name: round(statistics.median(p[name] for p in phases_seen), 1) for name in phases_seen[0]
+    }
+    return {
+        "open_leads": first["n_candidates"],
+        "officer_leads": first["n_leads"],
+        "shown": len(first["items"]),
+        "held_back": len(first["held_back"]),
+        "cold_ms": round(cold * 1000, 1),
+        "p50_ms": round(pct(totals, 50), 1),
+        "p95_ms": round(pct(totals, 95), 1),
+        "reasons_p50_ms": round(pct(reasons, 50), 2),
+        "reasons_p95_ms": round(pct(reasons, 95), 2),
+        "phases_p50_ms": median_phases,
+        "requests": repeats,
+    }
+
+
+def measure_score_rate(
+    port: int, token: str, lead_ids: list[str], *, rate: float, requests: int, connections: int = 4
+) -> dict[str, Any]:
+    """Open loop: request i is due at start + i / rate; each connection takes every k-th."""
+    clients = [Client(port, token) for _ in range(connections)]
+    for client in clients:  # warm each connection (and the leads' cache entries)
+        for lead in random.sample(lead_ids, 5):
+            client.request("POST", "/v1/score", {"lead_ids": [lead]})
+    rng = random.Random(7)
+    chosen = [rng.choice(lead_ids) for _ in range(requests)]
+    latencies: list[float] = []
+    server_ms: list[float] = []
+    late_ms: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.2
+
+    def worker(k: int) -> None:
+        nonlocal errors
+        client = clients[k]
+        for i in range(k, requests, connections):
+            due = start + i / rate
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            sent = time.perf_counter()
+            try:
+                status, _, headers, elapsed = client.request(
+                    "POST", "/v1/score", {"lead_ids": [chosen[i]]}
+                )
+            except OSError:
+                with lock:
+                    errors += 1
+                continue
+            with lock:
+                if status != 200:
+                    errors += 1
+                latencies.append(elapsed * 1000)
+                server_ms.append(sum(server_timing(headers).values()))
+                late_ms.append(max(0.0, (sent - due) * 1000))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=requests / rate + 120)
+    wall = time.perf_counter() - start
+    for client in clients:
+        client.close()
+    return {
+        "offered_rate": rate,
+        "requests": requests,
+        "achieved_rate": round(len(latencies) / wall, 1),
+        "errors": errors,
+        "p50_ms": round(pct(latencies, 50), 2),
+        "p99_ms": round(pct(latencies, 99), 2),
+        "max_ms": round(max(latencies), 2),
+        "server_p50_ms": round(pct(server_ms, 50), 2),
+        "server_p99_ms": round(pct(server_ms, 99), 2),
+        "sent_late_p99_ms": round(pct(late_ms, 99), 2),
+    }
+
+
+def measure_client_share(port: int, repeats: int = 300) -> dict[str, float]:
+    """The round trip of a bare GET /healthz: what the client and HTTP stack cost alone."""
+    client = Client(port)
+    times = [client.request("GET", "/healthz")[3] * 1000 for _ in range(repeats)]
+    client.close()
+    return {"healthz_p50_ms": round(pct(times, 50), 3), "healthz_p99_ms": round(pct(times, 99), 3)}
+
+
+def measure_batch(
+    port: int, token: str, lead_ids: list[str], *, top_k: int | None = None, repeats: int = 6
+) -> dict[str, Any]:
+    """1,000 leads a request: with reasons (the default) or, top_k 0, probabilities only."""
+    client = Client(port, token)
+    batch = lead_ids[:1000]
+    request = {"lead_ids": batch} if top_k is None else {"lead_ids": batch, "top_k": top_k}
+    client.request("POST", "/v1/score", request)  # warm
+    times, server = [], []
+    for _ in range(repeats):
+        status, body, headers, elapsed = client.request("POST", "/v1/score", request)
+        if status != 200:
+            raise RuntimeError(f"batch /v1/score answered {status}: {body[:300]!r}")
+        times.append(elapsed)
+        server.append(server_timing(headers))
+    client.close()
+    best = statistics.median(times)
+    return {
+        "rows": len(batch),
+        "rows_per_s": round(len(batch) / best, 0),
+        "median_ms": round(best * 1000, 1),
+        "phases_p50_ms": {
+            name: round(statistics.median(s[name] for s in server), 1) for name in server[0]
+        },
+    }
+
+
+def raw_lightgbm(home: Path, lead_ids: list[str], repeats: int = 6) -> dict[str, Any]:
+    """predict and pred_contrib on the same 1,000 leads' rows, the served model, this process."""
+    from features.store import LeadFeatureStore
+    from models.registry import load_scorer
+
+    scorer = load_scorer(f"sqlite:///{home / 'mlflow.db'}")
+    frame = LeadFeatureStore(home / "feast").online_features(lead_ids[:1000], datetime.now(UTC))
+    matrix = scorer.encode(frame)
+    booster = scorer.booster
+    threads = scorer.batch_num_threads
+
+    def best_of(**kwargs: Any) -> float:
+        times = []
+        for _ in range(repeats):
+            clock = time.perf_counter()
+            booster.predict(matrix, num_threads=threads, **kwargs)
+            times.append(time.perf_counter() - clock)
+        return statistics.median(times)
+
+    predict_s = best_of(raw_score=True)
+    contrib_s = best_of(pred_contrib=True)
+    return {
+        "rows": len(matrix),
+        "trees": booster.num_trees(),
+        "predict_rows_per_s": round(len(matrix) / predict_s, 0),
+        "pred_contrib_rows_per_s": round(len(matrix) / contrib_s, 0),
+        "predict_plus_contrib_rows_per_s": round(len(matrix) / (predict_s + contrib_s), 0),
+    }
+
+
+def open_leads(home: Path) -> list[str]:
+    """The officer's open leads (not applied, not opted out everywhere), as serving sees them."""
+    from features.event_log import EventLog
+    from serving.lead_state import lead_states, open_mask
+
+    log = EventLog(f"sqlite:///{home / 'leadscore.db'}")
+    states = lead_states(log, at=datetime.now(UTC), officer_id=OFFICER)
+    log.dispose()
+    return [str(v) for v in states.loc[open_mask(states), "lead_id"]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--home", type=Path, default=Path(tempfile.gettempdir()) / "leadscore-bench-serving"
+    )
+    parser.add_argument("--fresh", action="store_true", help="rebuild the data home")
+    parser.add_argument("--rate", type=float, default=100.0, help="offered /v1/score requests/s")
+    parser.add_argument("--requests", type=int, default=1500, help="/v1/score requests")
+    args = parser.parse_args(argv)
+
+    prepared = prepare_home(args.home, fresh=args.fresh)
+    tokens = _tokens(args.home)
+    leads = open_leads(args.home)
+    load_before = os.getloadavg()
+    server = start_server(args.home)
+    try:
+        queue = measure_queue(server.port, tokens["officer"])
+        client_share = measure_client_share(server.port)
+        score = measure_score_rate(
+            server.port, tokens["crm"], leads, rate=args.rate, requests=args.requests
+        )
+        batch = measure_batch(server.port, tokens["crm"], leads)
+        batch_plain = measure_batch(server.port, tokens["crm"], leads, top_k=0)
+    finally:
+        server.stop()
+    raw = raw_lightgbm(args.home, leads)
+    ratio = batch["rows_per_s"] / raw["pred_contrib_rows_per_s"]
+    ratio_both = batch["rows_per_s"] / raw["predict_plus_contrib_rows_per_s"]
+    ratio_plain = batch_plain["rows_per_s"] / raw["predict_rows_per_s"]
+
+    figures = {
+        "targets": TARGETS,
+        "load_average_at_start": [round(v, 2) for v in load_before],
+        "prepare_seconds": prepared,
+        "startup": {
+            "ready_s": server.ready_s,
+            "warm_s": server.warm_s,
+            "start_seconds": server.start_seconds,
+        },
+        "queue": queue,
+        "score_one_lead": {**score, **client_share},
+        "batch": batch,
+        "batch_without_reasons": batch_plain,
+        "batch_without_reasons_vs_raw_predict": round(ratio_plain, 3),
+        "raw_lightgbm": raw,
+        "batch_vs_raw_pred_contrib": round(ratio, 3),
+        "batch_vs_raw_predict_plus_contrib": round(ratio_both, 3),
+    }
+    rows = [
+        (
+            "ready (process start to /readyz 200)",
+            f"{server.ready_s:.1f} s",
+            "< 15 s",
+            server.ready_s < TARGETS["ready_s"],
+        ),
+        (f"/v1/score 1 lead p50 @ {args.rate:.0f}/s", f"{score['p50_ms']:.1f} ms", "", True),
+        (
+            f"/v1/score 1 lead p99 @ {args.rate:.0f}/s",
+            f"{score['p99_ms']:.1f} ms",
+            "< 50 ms",
+            score["p99_ms"] < TARGETS["score_p99_ms"] and score["errors"] == 0,
+        ),
+        (
+            "/v1/score achieved rate, errors",
+            f"{score['achieved_rate']}/s, {score['errors']}",
+            "no errors",
+            score["errors"] == 0,
+        ),
+        (
+            "  server's own time p50 / p99",
+            f"{score['server_p50_ms']} / {score['server_p99_ms']} ms",
+            "",
+            True,
+        ),
+        ("  client + HTTP (GET /healthz p50)", f"{client_share['healthz_p50_ms']} ms", "", True),
+        (
+            f"/v1/queue p50 ({queue['open_leads']} open leads)",
+            f"{queue['p50_ms']:.0f} ms",
+            "",
+            True,
+        ),
+        (
+            "/v1/queue p95",
+            f"{queue['p95_ms']:.0f} ms",
+            "< 500 ms",
+            queue["p95_ms"] < TARGETS["queue_p95_ms"],
+        ),
+        (
+            f"  reasons for {queue['shown']} shown p95",
+            f"{queue['reasons_p95_ms']:.1f} ms",
+            "< 100 ms",
+            queue["reasons_p95_ms"] < TARGETS["queue_reasons_ms"],
+        ),
+        ("  cold queue (fills the feature cache)", f"{queue['cold_ms']:.0f} ms", "", True),
+        ("batch /v1/score (1,000 leads)", f"{batch['rows_per_s']:,.0f} rows/s", "", True),
+        ("raw LightGBM pred_contrib", f"{raw['pred_contrib_rows_per_s']:,.0f} rows/s", "", True),
+        ("raw LightGBM predict", f"{raw['predict_rows_per_s']:,.0f} rows/s", "", True),
+        ("model trees (raw cost per row)", str(raw["trees"]), "", True),
+        (
+            "batch / raw pred_contrib",
+            f"{ratio:.2f}",
+            ">= 0.5",
+            ratio >= TARGETS["batch_vs_raw_ratio"],
+        ),
+        (
+            "batch top_k=0 / raw predict",
+            f"{batch_plain['rows_per_s']:,.0f} rows/s, {ratio_plain:.2f}",
+            "",
+            True,
+        ),
+    ]
+    write("serving", figures, rows, ("figure", "measured", "target", "met"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
