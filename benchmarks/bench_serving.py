@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,8 +122,107 @@ def _promote_latest_if_no_champion(home: Path) -> None:
     _run(home, "promote", str(latest))
 
 
+HEAVY_MARKER = ".bench-serving-heavy-version"
+HEAVY_SHAPE = {"trees": 300, "num_leaves": 31, "max_depth": 8}
+"""A production-shaped model (PERFORMANCE.md's 31 leaves capped at depth 8, 300 trees): the
+trained champion may be tiny (early stopping on the simulated signal), which makes raw LightGBM
+so fast that the ratio measures only the service's per-row work."""
+
+
+def register_heavy_model(home: Path) -> str:
+    """Fit HEAVY_SHAPE on a synthetic frame in the model's layout and register it (not as
+    champion); reused across runs."""
+    marker = home / HEAVY_MARKER
+    if marker.exists():
+        return marker.read_text().strip()
+    import lightgbm as lgb
+    import mlflow
+    import numpy as np
+    import pandas as pd
+
+    from features.definitions import FEATURES
+    from models.calibration import Calibrator
+    from models.layout import FeatureLayout
+    from models.reasons import LEAD_REASON_TEMPLATES
+    from models.registry import log_scorer
+    from models.scorer import LeadScorer
+
+    layout = FeatureLayout(
+        names=tuple(f.name for f in FEATURES),
+        kinds={f.name: f.kind for f in FEATURES},
+        categories={f.name: f.categories for f in FEATURES if f.kind == "category"},
+        nullable=frozenset(f.name for f in FEATURES if f.nullable),
+    )
+    rng = np.random.default_rng(5)
+    rows = 40_000
+    data: dict[str, Any] = {}
+    for spec in FEATURES:
+        if spec.kind == "int":
+            data[spec.name] = rng.poisson(2.0, rows)
+        elif spec.kind == "float":
+            data[spec.name] = np.where(rng.random(rows) < 0.1, np.nan, rng.exponential(5.0, rows))
+        else:
+            data[spec.name] = rng.choice(list(spec.categories), rows)
+    frame = pd.DataFrame(data)
+    matrix = layout.encode(frame)
+    numeric = np.nan_to_num(matrix[:, :12])
+    logit = -3.0 + numeric @ rng.normal(0, 0.15, numeric.shape[1])
+    label = rng.random(rows) < 1 / (1 + np.exp(-logit))
+    params = {
+        "objective": "binary",
+        "num_leaves": HEAVY_SHAPE["num_leaves"],
+        "max_depth": HEAVY_SHAPE["max_depth"],
+        "learning_rate": 0.05,
+        "min_data_in_leaf": 20,
+        "verbose": -1,
+        "seed": 5,
+    }
+    dataset = lgb.Dataset(
+        matrix,
+        label=label.astype(float),
+        feature_name=list(layout.names),
+        categorical_feature=layout.categorical_indices,
+    )
+    booster = lgb.train(params, dataset, num_boost_round=HEAVY_SHAPE["trees"])
+    scorer = LeadScorer(
+        booster,
+        Calibrator("platt"),
+        layout,
+        LEAD_REASON_TEMPLATES,
+        base_rate=float(label.mean()),
+        batch_num_threads=0,
+    )
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.get_experiment_by_name("bench-serving")
+    experiment_id = (
+        experiment.experiment_id
+        if experiment is not None
+        else client.create_experiment(
+            "bench-serving", artifact_location=(home / "mlartifacts").resolve().as_uri()
+        )
+    )
+    with mlflow.start_run(experiment_id=experiment_id, run_name="heavy-shape"):
+        info = log_scorer(scorer, registered_model_name="lead-scorer")
+    version = str(info.registered_model_version)
+    marker.write_text(version)
+    return version
+
+
+def reload_model(port: int, token: str, version: str | None) -> str:
+    client = Client(port, token)
+    body = {"version": version} if version else {}
+    status, data, _, _ = client.request("POST", "/v1/model/reload", body)
+    client.close()
+    if status != 200:
+        raise RuntimeError(f"reload answered {status}: {data[:300]!r}")
+    return str(json.loads(data)["model_version"])
+
+
 def _tokens(home: Path) -> dict[str, str]:
-    """Fresh tokens for a crm and an officer user (only hashes are stored, so rotate)."""
+    """Fresh tokens for crm, officer and admin users (only hashes are stored, so rotate)."""
     from features.event_log import EventLog
     from serving.auth import UserStore
     from serving.db import create_serving_tables
@@ -131,7 +231,11 @@ def _tokens(home: Path) -> dict[str, str]:
     create_serving_tables(log.engine)
     store = UserStore(log.engine)
     tokens = {}
-    for name, role, officer in (("bench-crm", "crm", None), ("bench-officer", "officer", OFFICER)):
+    for name, role, officer in (
+        ("bench-crm", "crm", None),
+        ("bench-officer", "officer", OFFICER),
+        ("bench-admin", "admin", None),
+    ):
         user = store.get(name)
         if user is not None and user.active:
             tokens[role] = store.rotate(name)
@@ -393,12 +497,15 @@ def measure_batch(
     }
 
 
-def raw_lightgbm(home: Path, lead_ids: list[str], repeats: int = 6) -> dict[str, Any]:
-    """predict and pred_contrib on the same 1,000 leads' rows, the served model, this process."""
+def raw_lightgbm(
+    home: Path, lead_ids: list[str], *, version: str | None = None, repeats: int = 6
+) -> dict[str, Any]:
+    """predict and pred_contrib on the same 1,000 leads' rows with the same model (the champion
+    or a version), in this process, with the threads the service uses for a batch."""
     from features.store import LeadFeatureStore
     from models.registry import load_scorer
 
-    scorer = load_scorer(f"sqlite:///{home / 'mlflow.db'}")
+    scorer = load_scorer(f"sqlite:///{home / 'mlflow.db'}", version=version)
     frame = LeadFeatureStore(home / "feast").online_features(lead_ids[:1000], datetime.now(UTC))
     matrix = scorer.encode(frame)
     booster = scorer.booster
@@ -443,8 +550,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="offered /v1/score requests/s")
     parser.add_argument("--requests", type=int, default=1500, help="/v1/score requests")
     args = parser.parse_args(argv)
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    warnings.filterwarnings("ignore")
 
     prepared = prepare_home(args.home, fresh=args.fresh)
+    heavy_version = register_heavy_model(args.home)
     tokens = _tokens(args.home)
     leads = open_leads(args.home)
     load_before = os.getloadavg()
@@ -457,9 +568,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         batch = measure_batch(server.port, tokens["crm"], leads)
         batch_plain = measure_batch(server.port, tokens["crm"], leads, top_k=0)
+        heavy_served = reload_model(server.port, tokens["admin"], heavy_version)
+        heavy_queue = measure_queue(server.port, tokens["officer"], repeats=15)
+        heavy_batch = measure_batch(server.port, tokens["crm"], leads, repeats=3)
     finally:
         server.stop()
     raw = raw_lightgbm(args.home, leads)
+    heavy_raw = raw_lightgbm(args.home, leads, version=heavy_version, repeats=3)
+    heavy_ratio = heavy_batch["rows_per_s"] / heavy_raw["pred_contrib_rows_per_s"]
     ratio = batch["rows_per_s"] / raw["pred_contrib_rows_per_s"]
     ratio_both = batch["rows_per_s"] / raw["predict_plus_contrib_rows_per_s"]
     ratio_plain = batch_plain["rows_per_s"] / raw["predict_rows_per_s"]
@@ -481,6 +597,14 @@ def main(argv: list[str] | None = None) -> int:
         "raw_lightgbm": raw,
         "batch_vs_raw_pred_contrib": round(ratio, 3),
         "batch_vs_raw_predict_plus_contrib": round(ratio_both, 3),
+        "heavy_model": {
+            "version": heavy_served,
+            "shape": HEAVY_SHAPE,
+            "queue": heavy_queue,
+            "batch": heavy_batch,
+            "raw_lightgbm": heavy_raw,
+            "batch_vs_raw_pred_contrib": round(heavy_ratio, 3),
+        },
     }
     rows = [
         (
@@ -543,6 +667,27 @@ def main(argv: list[str] | None = None) -> int:
             f"{batch_plain['rows_per_s']:,.0f} rows/s, {ratio_plain:.2f}",
             "",
             True,
+        ),
+        ("heavy model (300 trees x 31 leaves):", "", "", True),
+        (
+            "  /v1/queue p95",
+            f"{heavy_queue['p95_ms']:.0f} ms",
+            "< 500 ms",
+            heavy_queue["p95_ms"] < TARGETS["queue_p95_ms"],
+        ),
+        (
+            f"  reasons for {heavy_queue['shown']} shown p95",
+            f"{heavy_queue['reasons_p95_ms']:.1f} ms",
+            "< 100 ms",
+            heavy_queue["reasons_p95_ms"] < TARGETS["queue_reasons_ms"],
+        ),
+        ("  batch /v1/score (1,000 leads)", f"{heavy_batch['rows_per_s']:,.0f} rows/s", "", True),
+        ("  raw pred_contrib", f"{heavy_raw['pred_contrib_rows_per_s']:,.0f} rows/s", "", True),
+        (
+            "  batch / raw pred_contrib",
+            f"{heavy_ratio:.2f}",
+            ">= 0.5",
+            heavy_ratio >= TARGETS["batch_vs_raw_ratio"],
         ),
     ]
     write("serving", figures, rows, ("figure", "measured", "target", "met"))

@@ -44,7 +44,12 @@ class ServingContext:
             online_store=config.online_store,
             redis_url=config.redis_url,
         )
-        self.features = OnlineFeatureCache(self.feature_store, ttl_s=config.feature_cache_ttl_s)
+        self.feast_lock = threading.RLock()
+        """Feast's SQLite online store shares one connection between threads: one call at a
+        time (reads through the cache, pushes after ingestion, the readiness probe)."""
+        self.features = OnlineFeatureCache(
+            self.feature_store, ttl_s=config.feature_cache_ttl_s, store_lock=self.feast_lock
+        )
         self.model = ModelHolder(
             loader or registry_loader(config.tracking_uri, config.model_name),
             alias=config.model_alias,
@@ -143,9 +148,11 @@ class ServingContext:
             checks["feature_store"] = f"unavailable: {self.feature_store_error}"
         else:
             try:
-                self.feature_store.store.get_online_features(
-                    features=["lead_activity:source"], entity_rows=[{"lead_id": "readiness-probe"}]
-                )
+                with self.feast_lock:
+                    self.feature_store.store.get_online_features(
+                        features=["lead_activity:source"],
+                        entity_rows=[{"lead_id": "readiness-probe"}],
+                    )
                 checks["feature_store"] = "ok"
             except Exception as exc:  # noqa: BLE001 - the reason is the answer
                 checks["feature_store"] = f"unreachable: {type(exc).__name__}: {exc}"[:300]

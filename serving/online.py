@@ -55,8 +55,11 @@ class OnlineFeatureCache:
         *,
         ttl_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        store_lock: threading.RLock | None = None,
     ) -> None:
         self.store = store
+        self.store_lock = store_lock or threading.RLock()
+        """Held around every Feast call: its SQLite online store shares one connection."""
         self.ttl_s = ttl_s
         self._clock = clock
         self._rows: dict[str, tuple[float, _Row | None]] = {}
@@ -85,9 +88,10 @@ class OnlineFeatureCache:
 
     def _fetch(self, lead_ids: Sequence[str]) -> dict[str, _Row | None]:
         refs = [f"{FEATURE_VIEW}:{name}" for name in STORED_FIELDS]
-        response = self.store.store.get_online_features(
-            features=refs, entity_rows=[{"lead_id": lead_id} for lead_id in lead_ids]
-        ).to_dict()
+        with self.store_lock:
+            response = self.store.store.get_online_features(
+                features=refs, entity_rows=[{"lead_id": lead_id} for lead_id in lead_ids]
+            ).to_dict()
         columns = [response[name] for name in STORED_FIELDS]
         present = response[PRESENCE_FIELD]
         rows = zip(*columns, strict=True) if columns else iter(())

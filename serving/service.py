@@ -136,7 +136,7 @@ def _refresh(ctx: ServingContext, lead_ids: Sequence[str], now: datetime) -> int
     """Recompute these leads and push them online; forget them in the cache."""
     if not lead_ids:
         return 0
-    with ctx.write_lock:
+    with ctx.write_lock, ctx.feast_lock:
         pushed = refresh_online_features(ctx.event_log, ctx.feature_store, lead_ids, now=now)
     ctx.features.invalidate(lead_ids)
     return pushed

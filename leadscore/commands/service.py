@@ -326,12 +326,11 @@ def demo_service(settings: Settings, *, serve: bool = True) -> dict[str, str]:
     tokens = create_demo_users(settings)
     url = f"http://{settings.host}:{settings.port}"
     console.rule("serve the API")
-    table = Table(title="demo tokens (shown once; rerun the demo for new ones)")
-    table.add_column("user")
-    table.add_column("token")
+    console.print("demo tokens (shown once; rerun the demo for new ones):")
+    width = max(len(name) for name in tokens)
     for name, token in tokens.items():
-        table.add_row(name, token)
-    console.print(table)
+        # plain print: a table would wrap a long token in a narrow terminal
+        print(f"  {name:<{width}}  {token}")
     crm = tokens[DEMO_CRM]
     console.print(f"API: {url}   docs: {url}/docs   readiness: {url}/readyz")
     officer = next((n for n in tokens if n not in (DEMO_ADMIN, DEMO_CRM)), None)

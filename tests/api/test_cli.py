@@ -106,3 +106,15 @@ def test_since_takes_durations_and_dates() -> None:
     now = datetime(2025, 6, 2, 12, tzinfo=UTC)
     assert parse_since("24h", now) == datetime(2025, 6, 1, 12, tzinfo=UTC)
     assert parse_since("2025-06-01", now) == datetime(2025, 6, 1, tzinfo=UTC)
+
+
+def test_the_demo_ends_by_printing_the_url_and_tokens_and_can_stop_before_serving(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from leadscore.commands.service import demo_service
+
+    tokens = demo_service(Settings(), serve=False)
+    printed = capsys.readouterr().out
+    assert "http://127.0.0.1:8000" in printed
+    assert tokens["demo-crm"] in printed
+    assert "--no-serve" in CliRunner().invoke(app, ["demo", "--help"]).stdout
