@@ -76,6 +76,10 @@ def backtest(
             "'champion': the registry's champion"
         ),
     ] = "train",
+    policy: Annotated[
+        list[str] | None,
+        typer.Option(help="run only this policy (repeatable), e.g. oracle+lane [default: all]"),
+    ] = None,
     jobs: Annotated[int, typer.Option(help="policies simulated at once (processes)")] = 2,
     out: Annotated[
         Path | None, typer.Option(help="report folder [default: $LEADSCORE_HOME/reports/backtest]")
@@ -88,6 +92,7 @@ def backtest(
     """
     _mlflow_defaults()
     from training.backtest import (
+        POLICY_ORDER,
         BacktestConfig,
         BacktestError,
         caption,
@@ -130,22 +135,40 @@ def backtest(
                 queue_builder=serving_queue_builder,
                 scorer=scorer,
                 model_source=source,
+                policies=policy or POLICY_ORDER,
                 progress=lambda message: status.update(message),
             )
         except BacktestError as exc:
             raise _fail(str(exc)) from exc
-    formatted = result.formatted_table()
-    table = Table(title="Follow-up policy backtest (SIMULATED)", title_justify="left")
-    table.add_column("metric")
-    for column in formatted.columns:
-        table.add_column(column.replace("+", "\n+"), justify="right")
-    for label, row in formatted.iterrows():
-        table.add_row(str(label), *row.tolist())
-    console.print(table)
+    console.print(_backtest_table(result.formatted_table(), wide=console.width >= WIDE_TABLE))
     console.print(caption(result), style="dim")
     paths = write_backtest_report(result, out or settings.reports_dir / "backtest")
     for name, path in paths.items():
         console.print(f"  {name:<9} {path}")
+
+
+WIDE_TABLE = 160
+"""Terminal columns from which the backtest table is printed as in the brief (metrics as rows,
+the brief's before/after and every policy as columns); narrower terminals get it transposed."""
+
+
+def _backtest_table(formatted: pd.DataFrame, *, wide: bool) -> Table:
+    title = "Follow-up policy backtest (SIMULATED)"
+    table = Table(title=title, title_justify="left")
+    if wide:
+        table.add_column("metric")
+        for column in formatted.columns:
+            table.add_column(str(column).replace("+", "\n+"), justify="right")
+        for label, row in formatted.iterrows():
+            table.add_row(str(label), *row.tolist())
+        return table
+    short = ("response", "touches", "5+", "applied", "funded/mo", "$/month")
+    table.add_column("policy", no_wrap=True)
+    for name in short[: len(formatted.index)]:
+        table.add_column(name, justify="right")
+    for column in formatted.columns:
+        table.add_row(str(column), *formatted[column].tolist())
+    return table
 
 
 def _read_table(path: Path) -> pd.DataFrame:

@@ -12,7 +12,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from leadscore.cli import app
 from leadscore.commands.analysis import serving_queue_builder
 from simulator import SimulationConfig
 from training.backtest import (
@@ -113,3 +115,21 @@ def test_bad_requests_say_what_to_change() -> None:
             queue_builder=serving_queue_builder,
             policies=["newest_first", "coin_flip"],
         )
+
+
+def test_cli_prints_the_table_and_writes_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADSCORE_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(
+        app,
+        [
+            "backtest", "--officers", "1", "--months", "2", "--capacity", "4", "--jobs", "1",
+            "--policy", "historical", "--policy", "newest_first+lane",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "SIMULATED" in result.output
+    assert "newest_first" in result.output
+    report = tmp_path / "home" / "reports" / "backtest"
+    assert {p.name for p in report.iterdir()} == {"backtest.json", "backtest.md", "backtest.png"}
