@@ -549,6 +549,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="rebuild the data home")
     parser.add_argument("--rate", type=float, default=100.0, help="offered /v1/score requests/s")
     parser.add_argument("--requests", type=int, default=1500, help="/v1/score requests")
+    parser.add_argument(
+        "--idle-s",
+        type=float,
+        default=65.0,
+        help="pause before the queue is asked for again (default: past the 60 s cache TTL)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -568,6 +574,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         batch = measure_batch(server.port, tokens["crm"], leads)
         batch_plain = measure_batch(server.port, tokens["crm"], leads, top_k=0)
+        # An officer reopening the queue after the cache TTL: refresh-ahead should keep it warm.
+        time.sleep(args.idle_s)
+        after_idle = measure_queue(server.port, tokens["officer"], repeats=1)["cold_ms"]
         heavy_served = reload_model(server.port, tokens["admin"], heavy_version)
         heavy_queue = measure_queue(server.port, tokens["officer"], repeats=15)
         heavy_batch = measure_batch(server.port, tokens["crm"], leads, repeats=3)
@@ -589,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
             "warm_s": server.warm_s,
             "start_seconds": server.start_seconds,
         },
-        "queue": queue,
+        "queue": {**queue, "after_idle_ms": after_idle, "idle_s": args.idle_s},
         "score_one_lead": {**score, **client_share},
         "batch": batch,
         "batch_without_reasons": batch_plain,
@@ -652,6 +661,7 @@ def main(argv: list[str] | None = None) -> int:
             queue["reasons_p95_ms"] < TARGETS["queue_reasons_ms"],
         ),
         ("  cold queue (fills the feature cache)", f"{queue['cold_ms']:.0f} ms", "", True),
+        (f"  queue again after {args.idle_s:.0f} s idle", f"{after_idle:.0f} ms", "", True),
         ("batch /v1/score (1,000 leads)", f"{batch['rows_per_s']:,.0f} rows/s", "", True),
         ("raw LightGBM pred_contrib", f"{raw['pred_contrib_rows_per_s']:,.0f} rows/s", "", True),
         ("raw LightGBM predict", f"{raw['predict_rows_per_s']:,.0f} rows/s", "", True),

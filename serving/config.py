@@ -33,6 +33,9 @@ class ServingConfig:
     counted from its midnight."""
     feature_cache_ttl_s: float = 60.0
     """How long a lead's stored online features are reused before Feast is read again."""
+    feature_cache_keep_warm_s: float = 900.0
+    """Leads read in this many seconds are re-read in the background before their entries
+    expire (0: no refresh-ahead)."""
     top_reasons: int = 3
     max_body_bytes: int = MAX_BODY_BYTES
     warm_up: bool = True

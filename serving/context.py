@@ -62,6 +62,7 @@ class ServingContext:
         self.feature_store_error: str | None = None
         self.warm: dict[str, bool] = {"contracts": False}
         self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -72,6 +73,23 @@ class ServingContext:
         self._timed("model", self._load_model)
         if self.config.warm_up:
             self._background("warm_contracts", self._warm_contracts)
+        ttl, keep = self.config.feature_cache_ttl_s, self.config.feature_cache_keep_warm_s
+        if ttl > 0 and keep > 0:
+            thread = threading.Thread(
+                target=self._keep_features_warm,
+                args=(ttl, keep),
+                name="leadscore-keep-warm",
+                daemon=True,
+            )
+            thread.start()
+
+    def _keep_features_warm(self, ttl_s: float, keep_s: float) -> None:
+        """Refresh-ahead: every quarter TTL, re-read recently used leads due within half a TTL."""
+        while not self._stopping.wait(max(1.0, ttl_s / 4)):
+            try:
+                self.features.refresh_ahead(within_s=ttl_s / 2, used_within_s=keep_s)
+            except Exception:  # noqa: BLE001 - a failed refresh leaves reads to the request
+                log.warning("feature refresh-ahead failed", exc_info=True)
 
     def _timed(self, name: str, step: Callable[[], None]) -> None:
         clock = time.perf_counter()
@@ -165,4 +183,5 @@ class ServingContext:
         }
 
     def close(self) -> None:
+        self._stopping.set()
         self.event_log.dispose()

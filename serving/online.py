@@ -7,6 +7,10 @@ lead's *stored* row (invalidated when this process pushes the lead, expiring aft
 so another worker's pushes show up) and derives the clock features at request time with
 features.transforms.derive_clock_features, the function Feast's on-demand view runs: the
 values equal Feast's online read (tests/api/test_online_cache.py proves it).
+
+Refresh-ahead: a lead read recently is re-read from Feast in the background shortly before its
+entry expires (refresh_ahead, run by the serving context), so an officer who opens the queue
+every few minutes does not pay Feast's decoding each time, while no value is older than the TTL.
 """
 
 from __future__ import annotations
@@ -64,10 +68,12 @@ class OnlineFeatureCache:
         self._clock = clock
         self._rows: dict[str, tuple[float, _Row | None]] = {}
         self._invalidated_at: dict[str, int] = {}
+        self._used: dict[str, float] = {}
         self._generation = 0
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.refreshed = 0
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -85,6 +91,43 @@ class OnlineFeatureCache:
             self._generation += 1
             self._rows.clear()
             self._invalidated_at.clear()
+            self._used.clear()
+
+    def _keep(self, fetched: dict[str, _Row | None], expires: float, generation: int) -> None:
+        with self._lock:
+            for lead_id, row in fetched.items():
+                # A push that landed while we read Feast wins: keep the lead uncached.
+                if self._invalidated_at.get(lead_id, 0) <= generation:
+                    self._rows[lead_id] = (expires, row)
+
+    def refresh_ahead(self, *, within_s: float, used_within_s: float, chunk: int = 250) -> int:
+        """Re-read leads used in the last used_within_s whose entries expire within within_s;
+        forget expired entries nobody used lately. Returns how many leads were re-read.
+
+        Reads go in chunks so a request waiting on the same locks never waits for all of them.
+        """
+        now = self._clock()
+        with self._lock:
+            generation = self._generation
+            due = [
+                lead_id
+                for lead_id, (expires, _) in self._rows.items()
+                if expires - now <= within_s
+                and now - self._used.get(lead_id, -1e18) <= used_within_s
+            ]
+            idle = [
+                lead_id
+                for lead_id, used in self._used.items()
+                if now - used > used_within_s and self._rows.get(lead_id, (0.0, None))[0] <= now
+            ]
+            for lead_id in idle:
+                self._rows.pop(lead_id, None)
+                self._used.pop(lead_id, None)
+        for start in range(0, len(due), chunk):
+            part = due[start : start + chunk]
+            self._keep(self._fetch(part), self._clock() + self.ttl_s, generation)
+        self.refreshed += len(due)
+        return len(due)
 
     def _fetch(self, lead_ids: Sequence[str]) -> dict[str, _Row | None]:
         refs = [f"{FEATURE_VIEW}:{name}" for name in STORED_FIELDS]
@@ -108,6 +151,7 @@ class OnlineFeatureCache:
         with self._lock:
             generation = self._generation
             for lead_id in dict.fromkeys(lead_ids):
+                self._used[lead_id] = now
                 entry = self._rows.get(lead_id)
                 if entry is not None and entry[0] > now:
                     found[lead_id] = entry[1]
@@ -117,12 +161,7 @@ class OnlineFeatureCache:
             self.misses += len(missing)
         if missing:
             fetched = self._fetch(missing)
-            expires = now + self.ttl_s
-            with self._lock:
-                for lead_id, row in fetched.items():
-                    # A push that landed while we read Feast wins: keep the lead uncached.
-                    if self._invalidated_at.get(lead_id, 0) <= generation:
-                        self._rows[lead_id] = (expires, row)
+            self._keep(fetched, now + self.ttl_s, generation)
             found.update(fetched)
         return [found.get(lead_id) for lead_id in lead_ids]
 

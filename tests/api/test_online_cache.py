@@ -130,3 +130,24 @@ def test_the_few_leads_path_gives_the_same_model_input_as_the_bulk_path(
     by_frame = layout.encode(cache.features(known, at))
     np.testing.assert_array_equal(by_record, by_frame)
     assert cache.records(["UNKNOWN-LEAD"], at) == [None]
+
+
+def test_refresh_ahead_keeps_recently_used_leads_warm_and_forgets_idle_ones(
+    stores: tuple[EventLog, LeadFeatureStore],
+) -> None:
+    _, store = stores
+    clock = FakeClock()
+    cache = OnlineFeatureCache(store, ttl_s=60, clock=clock)
+    cache.rows(["L01", "L02"])
+    clock.now += 20
+    cache.rows(["L01"])  # L02 was read 20 s earlier than L01, both inside the keep window
+    clock.now += 25  # 15 s of life left: due for a refresh within 30 s
+    assert cache.refresh_ahead(within_s=30, used_within_s=900) == 2
+    clock.now += 30  # past the first expiry, inside the refreshed one
+    misses = cache.misses
+    cache.rows(["L01", "L02"])
+    assert cache.misses == misses  # served from memory: the refresh renewed them
+
+    clock.now += 2000  # nobody asked for a long time
+    assert cache.refresh_ahead(within_s=30, used_within_s=900) == 0
+    assert len(cache) == 0
