@@ -268,3 +268,20 @@ def test_monitor_without_the_flag_reports_drift_but_exits_zero(
     result = runner.invoke(app, ["monitor", "--no-mlflow"])
     assert result.exit_code == 0, result.output
     assert "DRIFT" in result.output
+
+
+def test_monitor_reads_a_reference_file(
+    unchanged_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADSCORE_HOME", str(unchanged_home))
+    stored = LeadFeatureStore(unchanged_home / "feast").read_snapshots()
+    last = stored["as_of"].max()
+    window = stored["as_of"].between(last - pd.Timedelta(days=75), last - pd.Timedelta(days=45))
+    reference = tmp_path / "reference.parquet"
+    stored.loc[window].to_parquet(reference)
+    result = runner.invoke(
+        app, ["monitor", "--reference", str(reference), "--fail-on-drift", "--no-mlflow"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "reference: given file" in result.output
+    assert "reference.parquet" in result.output
