@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -46,6 +46,9 @@ MAX_SELF_HEAL_LEADS: Final = 5000
 """Open leads missing from the online store are computed and pushed, up to this many a request."""
 
 RECENT_EVENTS: Final = 20
+
+QUEUE_HORIZON: Final = timedelta(days=366)
+"""A queue is built for a moment within a year of now: further out, nothing about it holds."""
 
 
 class LeadNotFoundError(LookupError):
@@ -439,6 +442,16 @@ def queue_moment(
     - neither: now, today.
     """
     zone = ZoneInfo(workday_zone)
+    for name, value in (("at", at), ("date", day)):
+        if value is None:
+            continue
+        moment = value if isinstance(value, datetime) else datetime.combine(value, clock_time(12))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        if abs(moment - now) > QUEUE_HORIZON:
+            raise ServiceInputError(
+                name, f"{name} must be within a year of today; a queue is for a working day"
+            )
     if at is not None:
         if at.tzinfo is None or at.utcoffset() is None:
             raise ServiceInputError("at", "at needs a time zone offset, e.g. 2025-06-02T15:00:00Z")

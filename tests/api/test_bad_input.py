@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -76,6 +77,21 @@ def test_bad_query_and_path_values_name_the_parameter(api: Api) -> None:
     assert ["query", "at"] in _locs(api.get("/v1/queue", "officer", params={"at": "soon"}))
     assert ["query", "date"] in _locs(api.get("/v1/queue", "officer", params={"date": "32/13"}))
     assert ["path", "lead_id"] in _locs(api.get("/v1/leads/not a lead!", "crm"))
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"at": "9999-12-31T23:00:00Z"}, "at"),
+        ({"at": "0001-01-01T00:00:00Z"}, "at"),
+        ({"date": "9999-12-31"}, "date"),
+        ({"date": "0001-01-01"}, "date"),
+    ],
+)
+def test_a_queue_more_than_a_year_away_is_refused(
+    api: Api, params: dict[str, str], field: str
+) -> None:
+    assert ["query", field] in _locs(api.get("/v1/queue", "officer", params=params))
 
 
 def test_invalid_json_is_a_422_not_a_500(api: Api) -> None:
@@ -223,3 +239,24 @@ def test_well_formed_but_wrong_events_are_rejected_item_by_item(
 def test_fuzzed_queue_queries_never_cause_a_server_error(api: Api, params: dict[str, str]) -> None:
     response = api.get("/v1/queue", "crm", params=params)
     assert response.status_code < 500, (params, response.text[:300])
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    outcome=st.fixed_dictionaries(
+        {"event_type": st.sampled_from(["call", "text_sent", "opt_out", "consent_granted"])},
+        optional={
+            "channel": st.sampled_from(["call", "text", "email"]),
+            "call_outcome": st.sampled_from(["connected", "no_answer", "asked_to_stop"]),
+            "occurred_at": st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()),
+            "event_id": st.from_regex(r"\A[A-Za-z0-9_.:-]{1,64}\Z"),
+        },
+    )
+)
+def test_fuzzed_outcomes_are_accepted_or_rejected_never_a_server_error(
+    api: Api, outcome: dict[str, Any]
+) -> None:
+    response = api.post("/v1/leads/L14/outcomes", "officer", json=outcome)
+    assert response.status_code in (200, 422), response.text[:300]
