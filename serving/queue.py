@@ -402,7 +402,7 @@ class _Triggers:
         if self.timeline_stated[i]:
             months = (self.at_ns - int(self.created_ns[i])) / _NS_PER_MONTH
             out.append(
-                f"said {self.stated_months[i]:g} months, {months:.1f} months ago: "
+                f"said {self.stated_months[i]:.1f} months, {months:.1f} months ago: "
                 "timeline coming due"
             )
         if self.timeline_ready[i]:
@@ -486,7 +486,8 @@ def _segments(shown_rows: pd.DataFrame) -> list[dict[str, str]]:
         values = shown_rows["segments"].tolist()
     else:
         present = [c for c in SEGMENT_COLUMNS if c in shown_rows.columns]
-        values = shown_rows[present].to_dict("records")
+        # with no segment column at all, to_dict would give no records, not one empty each
+        values = shown_rows[present].to_dict("records") if present else [{}] * len(shown_rows)
     return [
         {str(k): str(v) for k, v in value.items() if not _missing(v)}
         if isinstance(value, dict)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
 
 from models.calibration import CalibrationMethod, Calibrator
 
@@ -21,20 +22,18 @@ class CalibrationError(ValueError):
     """The calibration slice cannot support a calibrator."""
 
 
-def fit_platt(raw_log_odds: np.ndarray, labels: np.ndarray, ridge: float = 1e-6) -> Calibrator:
-    """Logistic regression of the label on the raw log-odds (Newton's method, two parameters)."""
-    x = np.column_stack([np.asarray(raw_log_odds, dtype=np.float64), np.ones(len(labels))])
-    y = np.asarray(labels, dtype=np.float64)
-    weights = np.array([1.0, 0.0])
-    for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-(x @ weights)))
-        gradient = x.T @ (p - y) + ridge * weights
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge * np.eye(2)
-        step = np.linalg.solve(hessian, gradient)
-        weights -= step
-        if np.abs(step).max() < 1e-10:
-            break
-    return Calibrator("platt", slope=max(float(weights[0]), MIN_SLOPE), intercept=float(weights[1]))
+PLATT_C = 100.0
+"""Inverse L2 strength: weak enough not to bias a few thousand rows, strong enough to keep
+the fit finite when a small slice is separable (plain Newton steps diverged to slopes of 1e8)."""
+
+
+def fit_platt(raw_log_odds: np.ndarray, labels: np.ndarray) -> Calibrator:
+    """Logistic regression of the label on the raw log-odds (two parameters, scikit-learn)."""
+    x = np.asarray(raw_log_odds, dtype=np.float64).reshape(-1, 1)
+    y = np.asarray(labels, dtype=bool)
+    model = LogisticRegression(C=PLATT_C, max_iter=1000).fit(x, y)
+    slope, intercept = float(model.coef_[0, 0]), float(model.intercept_[0])
+    return Calibrator("platt", slope=max(slope, MIN_SLOPE), intercept=intercept)
 
 
 def fit_isotonic(raw_log_odds: np.ndarray, labels: np.ndarray) -> Calibrator:

@@ -256,6 +256,14 @@ def test_empty_candidates_make_an_empty_queue() -> None:
     assert (result.items, result.held_back, result.n_candidates) == ((), (), 0)
 
 
+def test_candidates_without_segment_columns_still_make_a_queue() -> None:
+    bare = frame(candidate("L1")).drop(
+        columns=["timeline_segment", "loan_type", "source", "engagement_tier"]
+    )
+    result = build_queue(bare, officer_id="lo-01", at_utc=AT)
+    assert [item.segments for item in result.items] == [{}]
+
+
 # --- properties over random officers ----------------------------------------------------------
 
 STATES = ["NY", "FL", "OK", "MD", "TX", "IL", "HI"]
