@@ -10,7 +10,7 @@ from datetime import UTC
 from typing import Any
 
 import pytest
-from conftest import PII_MARKERS, Api, event, new_lead
+from api_world import PII_MARKERS, Api, event, new_lead
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import World
+from api_world import World
 from typer.testing import CliRunner
 
 from features.event_log import EventLog

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import PII_MARKERS, Api, event, new_lead, queue_at
+from api_world import PII_MARKERS, Api, event, new_lead, queue_at
 
 
 def _statuses(response: Any) -> list[str]:

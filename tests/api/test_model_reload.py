@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from conftest import Api
+from api_world import Api
 
 
 def _served_version(api: Api) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LEADS, World
+from api_world import LEADS, World
 
 from features.build import refresh_online_features
 from features.definitions import FEATURE_NAMES
@@ -117,7 +117,7 @@ def test_the_few_leads_path_gives_the_same_model_input_as_the_bulk_path(
     stores: tuple[EventLog, LeadFeatureStore],
 ) -> None:
     """A single score encodes record by record; it must equal the queue's frame encoding."""
-    from conftest import train_scorer
+    from api_world import train_scorer
 
     _, store = stores
     cache = OnlineFeatureCache(store, ttl_s=60)

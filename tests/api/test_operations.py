@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import Api, World, serving_config
+from api_world import Api, World, serving_config
 from fastapi.testclient import TestClient
 
 from leadscore.logging import JsonFormatter

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import Api, event, queue_at
+from api_world import Api, event, queue_at
 
 from features.definitions import FEATURE_NAMES
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import Api, event, new_lead, queue_at
+from api_world import Api, event, new_lead, queue_at
 
 ROLES = ("anonymous", "bad_token", "crm", "officer", "admin")
 

@@ -7,7 +7,7 @@ import math
 from datetime import UTC, datetime
 
 import pytest
-from conftest import Api
+from api_world import Api
 
 from features.definitions import FEATURE_NAMES
 
