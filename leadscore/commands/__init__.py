@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
-COMMAND_MODULES = ("data", "model", "service", "analysis")
-"""leadscore/commands/<name>.py: data (simulate, ingest, validate, features, demo), model
-(train, promote, rollback, models, score), service (serve, users, audit), analysis (backtest,
-monitor)."""
+from leadscore.commands import analysis, data, model, service
 
 
 def register_all(app: typer.Typer) -> None:
-    """Attach every command module that exists; each defines register(app)."""
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"leadscore.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"leadscore.commands.{name}":
-                raise
-            continue
+    """Attach every command group: data (simulate, ingest, validate, features, demo), model
+    (train, promote, rollback, models, score), service (serve, users, audit), analysis
+    (backtest, monitor)."""
+    for module in (data, model, service, analysis):
         module.register(app)
