@@ -14,6 +14,7 @@ import pandas as pd
 
 from data_contracts.enums import Channel
 from serving.compliance import (
+    LEAD_FIELDS,
     ComplianceInputError,
     Rule,
     assess_channels,
@@ -58,18 +59,8 @@ SEGMENT_COLUMNS: Final[tuple[str, ...]] = (
 """Segment columns copied into each item when the candidates have no 'segments' column."""
 
 REQUIRED_COLUMNS: Final[tuple[str, ...]] = (
-    "lead_id",
+    *LEAD_FIELDS,
     "officer_id",
-    "state",
-    "time_zone",
-    "consent_call",
-    "consent_text",
-    "consent_email",
-    "opted_out_call",
-    "opted_out_text",
-    "opted_out_email",
-    "dnc",
-    "applied",
     "created_at",
     "first_touch_at",
     "probability",

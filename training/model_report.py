@@ -18,9 +18,10 @@ from matplotlib.figure import Figure
 
 from models.explain import tree_shap_values
 from models.scorer import LeadScorer
-from training.evaluate import Evaluation, MethodScores, evaluate_methods, group_codes
+from training.evaluate import Evaluation, MethodScores
 from training.gates import GateResult
-from training.train import CAPACITY_SHARE, PreparedData
+from training.pipeline import evaluate_on_test
+from training.train import PreparedData
 
 SHAP_ROWS: Final = 1000
 """Test rows explained for the SHAP plots (TreeSHAP costs milliseconds a row)."""
@@ -137,13 +138,4 @@ def compare_models(
                 methods[baseline.name] = MethodScores(
                     baseline.score(data.slices.train, test), baseline.probability
                 )
-    return evaluate_methods(
-        test["label"].to_numpy(dtype=bool),
-        methods,
-        group_codes(test, data.capture_groups),
-        data.capacity,
-        seed=seed,
-        capacity_share=(
-            test[CAPACITY_SHARE].to_numpy(dtype=np.float64) if CAPACITY_SHARE in test else None
-        ),
-    )
+    return evaluate_on_test(data, methods, seed)

@@ -122,14 +122,11 @@ def _sample(matrix: np.ndarray, rows: int, seed: int) -> np.ndarray:
     return matrix[index]
 
 
-def evaluate_scorer(data: PreparedData, scorer: LeadScorer, seed: int) -> Evaluation:
-    """The model and every baseline on the test slice."""
+def evaluate_on_test(
+    data: PreparedData, methods: Mapping[str, MethodScores], seed: int
+) -> Evaluation:
+    """Methods scored on the test slice with the gates' groups, capacity and tie-break."""
     test = data.slices.test
-    methods = {MODEL_METHOD: MethodScores(scorer.predict_proba(test), probability=True)}
-    for baseline in data.baselines:
-        methods[baseline.name] = MethodScores(
-            baseline.score(data.slices.train, test), baseline.probability
-        )
     return evaluate_methods(
         test["label"].to_numpy(dtype=bool),
         methods,
@@ -140,6 +137,17 @@ def evaluate_scorer(data: PreparedData, scorer: LeadScorer, seed: int) -> Evalua
             test[CAPACITY_SHARE].to_numpy(dtype=np.float64) if CAPACITY_SHARE in test else None
         ),
     )
+
+
+def evaluate_scorer(data: PreparedData, scorer: LeadScorer, seed: int) -> Evaluation:
+    """The model and every baseline on the test slice."""
+    test = data.slices.test
+    methods = {MODEL_METHOD: MethodScores(scorer.predict_proba(test), probability=True)}
+    for baseline in data.baselines:
+        methods[baseline.name] = MethodScores(
+            baseline.score(data.slices.train, test), baseline.probability
+        )
+    return evaluate_on_test(data, methods, seed)
 
 
 def run_training(
