@@ -393,7 +393,7 @@ class _Triggers:
         if self.timeline_stated[i]:
             months = (self.at_ns - int(self.created_ns[i])) / _NS_PER_MONTH
             out.append(
-                f"said {self.stated_months[i]:.1f} months, {months:.1f} months ago: "
+                f"said {round(self.stated_months[i], 1):g} months, {months:.1f} months ago: "
                 "timeline coming due"
             )
         if self.timeline_ready[i]:
