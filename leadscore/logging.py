@@ -21,6 +21,19 @@ _STANDARD: Final = frozenset(
 QUIET_LOGGERS: Final = ("uvicorn.access",)
 """Replaced by the service's own access log (route templates, request ids, no client address)."""
 
+CHATTY_LIBRARIES: Final = (
+    "great_expectations",
+    "feast",
+    "mlflow",
+    "alembic",
+    "matplotlib",
+    "numba",
+    "httpx",
+    "urllib3",
+)
+"""Libraries whose INFO records are their own bookkeeping (GX logs hundreds of lines a start);
+they log warnings and errors only, unless the level asked for is DEBUG."""
+
 
 class JsonFormatter(logging.Formatter):
     """ts, level, logger, msg, the record's extra fields; exceptions as type and frames."""
@@ -58,3 +71,6 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> Non
         logger.propagate = True
     for name in QUIET_LOGGERS:
         logging.getLogger(name).disabled = True
+    library_level = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(library_level)
