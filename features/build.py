@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -66,14 +66,20 @@ def feature_rules() -> tuple[FeatureColumnRule, ...]:
 
 
 def build_feature_store(
-    log: EventLog, store: LeadFeatureStore, *, now: datetime | None = None
+    log: EventLog,
+    store: LeadFeatureStore,
+    *,
+    now: datetime | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> FeatureBuildReport:
     """Daily snapshots of every open lead over the history, into Feast offline and online.
 
     Idempotent: the parquet is replaced, definitions re-applied, the online store overwritten.
     Snapshots run to the last event's day (never past now); the online store then gets every
     open lead as of now, so serving starts from the present, not last midnight.
+    progress(step, done, total) is told of each month built and each later step.
     """
+    report_progress = progress or (lambda _step, _done, _total: None)
     now = now or datetime.now(UTC)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -88,7 +94,8 @@ def build_feature_store(
 
     def monthly_parts() -> Iterator[pd.DataFrame]:
         # One month at a time keeps memory to a month of snapshots, whatever the history.
-        for start, end in windows:
+        for index, (start, end) in enumerate(windows):
+            report_progress(f"snapshots {start:%Y-%m}", index, len(windows))
             part = build_snapshots(leads, events, rates, start=start, end=end)
             if part.empty:
                 continue
@@ -97,6 +104,7 @@ def build_feature_store(
             yield part
 
     snapshot_rows = store.write_snapshots(monthly_parts())
+    report_progress("validate", len(windows), len(windows))
     seconds["snapshots_and_parquet"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -109,6 +117,7 @@ def build_feature_store(
     seconds["validate"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    report_progress("Feast apply", len(windows), len(windows))
     store.apply()
     seconds["apply"] = time.perf_counter() - clock
 
@@ -116,6 +125,7 @@ def build_feature_store(
     # The online store gets every open lead as of now through Feast's push (its
     # write_to_online_store). A `materialize` of the last midnight snapshot would write the same
     # leads with staler values only to be overwritten: one write, not two (docs/ARCHITECTURE.md).
+    report_progress("online store", len(windows), len(windows))
     current = build_snapshots(leads, events, rates, as_of_times=pd.DatetimeIndex([now]))
     online_rows = store.push(current)
     seconds["online"] = time.perf_counter() - clock

@@ -7,7 +7,7 @@ and quarantine the rest in one transaction. Good rows are never lost because of 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -138,9 +138,23 @@ def ingest_file(log: EventLog, path: Path, *, now: datetime) -> IngestResult:
     return ingest_table(log, read_table(path, kind), kind, now=now, source=str(path))
 
 
-def ingest_files(log: EventLog, paths: Sequence[Path], *, now: datetime) -> list[IngestResult]:
-    """Ingest files with leads before events (an event needs its lead), rates anywhere."""
+def ingest_files(
+    log: EventLog,
+    paths: Sequence[Path],
+    *,
+    now: datetime,
+    progress: Callable[[Path, int, int], None] | None = None,
+) -> list[IngestResult]:
+    """Ingest files with leads before events (an event needs its lead), rates anywhere.
+
+    progress(path, done, total) is told before each file.
+    """
     order = {"leads": 0, "rates": 1, "events": 2}
     kinds = {path: detect_kind(path) for path in paths}
     ordered = sorted(paths, key=lambda p: order[kinds[p]])
-    return [ingest_file(log, path, now=now) for path in ordered]
+    results = []
+    for index, path in enumerate(ordered):
+        if progress is not None:
+            progress(path, index, len(ordered))
+        results.append(ingest_file(log, path, now=now))
+    return results

@@ -8,6 +8,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from leadscore.resources import open_event_log, open_feature_store
@@ -109,8 +116,14 @@ def ingest(
     paths = files or _default_inputs(settings)
     log = open_event_log(settings)
     try:
-        with console.status("ingesting ..."):
-            results = ingest_files(log, paths, now=datetime.now(UTC))
+        with _progress() as bar:
+            task = bar.add_task("ingest", total=len(paths))
+
+            def show(path: Path, done: int, total: int) -> None:
+                bar.update(task, description=path.name, completed=done, total=total)
+
+            results = ingest_files(log, paths, now=datetime.now(UTC), progress=show)
+            bar.update(task, completed=len(paths))
     except (ContractError, FileNotFoundError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -193,8 +206,13 @@ def features_build() -> None:
     settings = get_settings()
     log = open_event_log(settings)
     store = open_feature_store(settings)
-    with console.status("building features (snapshots, Feast apply, materialize) ..."):
-        report = build_feature_store(log, store, now=datetime.now(UTC))
+    with _progress() as bar:
+        task = bar.add_task("features", total=None)
+
+        def show(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total)
+
+        report = build_feature_store(log, store, now=datetime.now(UTC), progress=show)
     console.print(
         f"{report.snapshot_rows:,} snapshot rows for {report.leads:,} leads from "
         f"{report.events:,} events; {report.online_rows:,} open leads online "
@@ -228,6 +246,17 @@ def demo(
     from leadscore.commands.service import demo_service
 
     demo_service(settings, serve=serve)
+
+
+def _progress() -> Progress:
+    """A progress bar for steps longer than a second (files, months of snapshots)."""
+    return Progress(
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 def _safe_url(url: str) -> str:
