@@ -321,6 +321,19 @@ def create_demo_users(settings: Settings) -> dict[str, str]:
     return tokens
 
 
+def planning_instant(settings: Settings, now: datetime | None = None) -> datetime:
+    """The next weekday 11:00 in the workday zone, in UTC: inside every mainland US calling
+    window, so a demo run at night still has a queue to show."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(settings.workday_time_zone)
+    local = (now or datetime.now(UTC)).astimezone(zone)
+    day = local.date() if local.hour < 11 else local.date() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 11, tzinfo=zone).astimezone(UTC)
+
+
 def demo_service(settings: Settings, *, serve: bool = True) -> dict[str, str]:
     """The end of `leadscore demo`: demo users, their tokens and the URL, then the server."""
     tokens = create_demo_users(settings)
@@ -333,6 +346,11 @@ def demo_service(settings: Settings, *, serve: bool = True) -> dict[str, str]:
         print(f"  {name:<{width}}  {token}")
     crm = tokens[DEMO_CRM]
     console.print(f"API: {url}   docs: {url}/docs   readiness: {url}/readyz")
+    console.print(
+        f"loan officer's page: {url}/ (sign in with a demo-lo token); the queue holds only "
+        f"leads inside their legal calling hours now, so outside US hours open "
+        f"{url}/queue?at={planning_instant(settings):%Y-%m-%dT%H:%M:%SZ} to see the next workday"
+    )
     officer = next((n for n in tokens if n not in (DEMO_ADMIN, DEMO_CRM)), None)
     if officer is not None:
         console.print(f"try:  curl -H 'Authorization: Bearer {tokens[officer]}' {url}/v1/queue")
