@@ -102,6 +102,7 @@ def build_feature_store(
             keep = min(len(part), max(1_000, int(len(part) * VALIDATION_SHARE)), per_month)
             samples.append(part.sample(keep, random_state=0))
             yield part
+            del part  # before the next month is built: one month in memory at a time
 
     snapshot_rows = store.write_snapshots(monthly_parts())
     report_progress("validate", len(windows), len(windows))

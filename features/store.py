@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow
 import yaml
 
 from features.definitions import FEATURE_NAMES, FEATURE_SERVICE_NAME, FEATURES_BY_NAME
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 TEMPLATE = Path(__file__).parent / "feature_repo" / "feature_store.yaml"
 PUSH_SOURCE = "lead_activity_push"
+PUSH_CHUNK_ROWS = 5_000
 REQUEST_TIME_FIELD = "as_of_epoch_s"
 
 
@@ -121,6 +123,8 @@ class LeadFeatureStore:
                 staging / f"part-{index:04d}.parquet", index=False
             )
             rows += len(part)
+            del part
+            pyarrow.default_memory_pool().release_unused()  # hand a month's buffers back
         retired = self.snapshots_dir.with_name("lead_snapshots.old")
         shutil.rmtree(retired, ignore_errors=True)
         if self.snapshots_dir.exists():
@@ -130,14 +134,21 @@ class LeadFeatureStore:
         return rows
 
     def push(self, stored: pd.DataFrame) -> int:
-        """Write fresh stored rows (from build_snapshots) straight to the online store."""
+        """Write fresh stored rows (from build_snapshots) straight to the online store.
+
+        In chunks: Feast turns every value into a protobuf object before writing, and 116k
+        leads at once held gigabytes; a chunk at a time keeps that bounded.
+        """
         if stored.empty:
             return 0
         from feast.data_source import PushMode
 
         columns = [*SNAPSHOT_KEY_COLUMNS, *STORED_COLUMNS]
-        self.store.push(PUSH_SOURCE, stored[columns].reset_index(drop=True), to=PushMode.ONLINE)
-        return len(stored)
+        rows = stored[columns].reset_index(drop=True)
+        for start in range(0, len(rows), PUSH_CHUNK_ROWS):
+            chunk = rows.iloc[start : start + PUSH_CHUNK_ROWS].reset_index(drop=True)
+            self.store.push(PUSH_SOURCE, chunk, to=PushMode.ONLINE)
+        return len(rows)
 
     def historical_features(self, entities: pd.DataFrame) -> pd.DataFrame:
         """Point-in-time model inputs for (lead_id, as_of) rows through lead_scoring_v1.
