@@ -70,10 +70,6 @@ class LeadFeatureStore:
             ignore_index=True,
         )
 
-    @property
-    def is_applied(self) -> bool:
-        return (self.repo_dir / "data" / "registry.db").exists()
-
     def _config(self) -> dict[str, Any]:
         config: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
         config["project"] = self.project

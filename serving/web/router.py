@@ -192,6 +192,16 @@ def _home_link(session: tuple[User, str] | None) -> tuple[str, str]:
     return ("/login", "Sign in as another user")
 
 
+def _officer_session(request: Request, ctx: ServingContext) -> tuple[User, str] | Response:
+    """The signed-in officer's session, or the page to answer instead (sign in, wrong role)."""
+    session = session_user(request, ctx)
+    if session is None:
+        return _redirect("/login")
+    if session[0].role is not Role.OFFICER:
+        return _role_error(request, session, "loan officers")
+    return session
+
+
 def _role_error(request: Request, session: tuple[User, str], needed: str) -> HTMLResponse:
     return _error(
         request,
@@ -352,12 +362,10 @@ def queue_page(
 ) -> Response:
     """Today's calls: lanes, scores, reasons, when and how to call, held-back leads."""
     ctx = _ctx(request)
-    session = session_user(request, ctx)
-    if session is None:
-        return _redirect("/login")
+    session = _officer_session(request, ctx)
+    if isinstance(session, Response):
+        return session
     user = session[0]
-    if user.role is not Role.OFFICER:
-        return _role_error(request, session, "loan officers")
     params = request.query_params
     chosen = {key: params.get(key, "") for key in FILTER_KEYS.values()}
     lane = lane if lane in LANES else ""
@@ -437,12 +445,10 @@ def _not_found(request: Request, session: tuple[User, str]) -> HTMLResponse:
 def lead_page(request: Request, lead_id: str, at: str = "", logged: str = "") -> Response:
     """One lead: score and its waterfall, consent per channel, loan details, the timeline."""
     ctx = _ctx(request)
-    session = session_user(request, ctx)
-    if session is None:
-        return _redirect("/login")
+    session = _officer_session(request, ctx)
+    if isinstance(session, Response):
+        return session
     user = session[0]
-    if user.role is not Role.OFFICER:
-        return _role_error(request, session, "loan officers")
     if not _valid_lead_id(lead_id):
         return _not_found(request, session)
     request_id = request_id_of(request) or "web"
@@ -540,12 +546,10 @@ def post_outcome(
 ) -> Response:
     """Record one click (a call outcome, a text sent, an opt-out) and go back to the page."""
     ctx = _ctx(request)
-    session = session_user(request, ctx)
-    if session is None:
-        return _redirect("/login")
+    session = _officer_session(request, ctx)
+    if isinstance(session, Response):
+        return session
     user = session[0]
-    if user.role is not Role.OFFICER:
-        return _role_error(request, session, "loan officers")
     if not same_secret(csrf, session[1]):
         return _error(
             request,
