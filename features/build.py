@@ -1,4 +1,10 @@
-"""Feature jobs: the batch build (snapshots -> parquet -> Feast -> online) and the online update."""
+"""Feature jobs: the build (event log -> fold -> parquet rows -> Feast -> online), incremental by
+default, and the online refresh after an API ingest.
+
+The event log stays the source of truth: each lead's fold state as of the last build lives
+there beside a watermark (the last folded event's seq), so a build folds only the events that
+arrived since, and a refresh folds only a lead's events since the last build onto its state.
+"""
 
 from __future__ import annotations
 
@@ -12,45 +18,39 @@ import pandas as pd
 from data_contracts import FeatureColumnRule, ValidationReport, validate_feature_table
 from features.definitions import FEATURES
 from features.event_log import EventLog
-from features.store import LeadFeatureStore, empty_snapshots
-from features.transforms import build_snapshots, model_frame
+from features.store import LeadFeatureStore
+from features.transforms import (
+    LeadFold,
+    LeadProfile,
+    event_columns,
+    fold_leads,
+    lead_profiles,
+    model_frame,
+    rows_as_of,
+)
+
+LEADS_PER_PART = 20_000
+"""A full build folds and writes this many leads at a time: memory is bounded by their events."""
 
 VALIDATION_SAMPLE_ROWS = 100_000
-"""The feature-table contract checks a seeded sample of at most this many snapshot rows."""
+"""The feature-table contract checks a seeded sample of at most this many stored rows."""
 
-VALIDATION_SHARE = 0.05
-"""Share of each month's snapshots kept for the contract check: at least 1,000 rows, at most
-an even share of VALIDATION_SAMPLE_ROWS (so the sample never grows with the history)."""
-
-
-def month_windows(
-    leads: pd.DataFrame, events: pd.DataFrame, now: datetime
-) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """Inclusive [start, end] day ranges, one a calendar month, from the first lead to the last
-    event (never past now): the batch build's as-of days."""
-    if leads.empty:
-        return []
-    first = pd.Timestamp(leads["created_at"].min()).floor("D")
-    last = pd.Timestamp(events["occurred_at"].max() if len(events) else first)
-    last = min(last, pd.Timestamp(now)).floor("D")
-    windows = []
-    start = first
-    while start <= last:
-        next_month = (start + pd.offsets.MonthBegin(1)).floor("D")
-        windows.append((start, min(next_month - pd.Timedelta(days=1), last)))
-        start = next_month
-    return windows
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
 class FeatureBuildReport:
     """What `leadscore features build` did, with its timings in seconds."""
 
+    mode: str
     leads: int
     events: int
-    snapshot_rows: int
+    folded_leads: int
+    refolded_leads: int
+    stored_rows: int
     online_rows: int
     validated_rows: int
+    through_seq: int
     validation: ValidationReport
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -65,95 +65,239 @@ def feature_rules() -> tuple[FeatureColumnRule, ...]:
     )
 
 
+def _states_of(
+    log: EventLog, profiles: dict[str, LeadProfile], lead_ids: Sequence[str]
+) -> dict[str, LeadFold]:
+    stored = log.lead_feature_states(lead_ids)
+    return {
+        lead_id: LeadFold.from_json(profiles[lead_id], text)
+        for lead_id, text in stored.items()
+        if lead_id in profiles
+    }
+
+
+def advance(
+    log: EventLog,
+    lead_ids: Sequence[str],
+    new_events: pd.DataFrame,
+    *,
+    through_seq: int,
+    refold: set[str] | None = None,
+    last_row_only: bool = False,
+) -> tuple[pd.DataFrame, dict[str, LeadFold], int]:
+    """Fold these leads forward: from their stored state with only ``new_events`` (theirs, not
+    yet folded), or from scratch over their whole history (up to through_seq) for leads in
+    ``refold``, leads without a state, and leads with a new event older than their state's
+    last (a late event). Returns the new rows, the final states and how many were refolded.
+    """
+    profiles = lead_profiles(log.leads(lead_ids=list(lead_ids)))
+    states = _states_of(log, profiles, list(profiles))
+    columns = event_columns(new_events)
+    again = set(refold or ()) | {i for i in profiles if i not in states}
+    for lead_id, start, _stop in columns.runs():
+        state = states.get(lead_id)
+        first = (columns.t_s[start], columns.event_id[start])
+        if state is not None and first <= state.last_key:
+            again.add(lead_id)
+    onward = [i for i in profiles if i not in again]
+    result = fold_leads(
+        profiles, columns, states=states, lead_ids=onward, last_row_only=last_row_only
+    )
+    rows, finals = [result.rows], dict(result.states)
+    if again:
+        history = log.events(lead_ids=sorted(again), through_seq=through_seq)
+        redone = fold_leads(
+            profiles, event_columns(history), lead_ids=sorted(again), last_row_only=last_row_only
+        )
+        rows.append(redone.rows)
+        finals.update(redone.states)
+    frame = pd.concat(rows, ignore_index=True) if len(rows) > 1 else rows[0]
+    return frame, finals, len(again & set(profiles))
+
+
 def build_feature_store(
     log: EventLog,
     store: LeadFeatureStore,
     *,
     now: datetime | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    full: bool = False,
+    progress: Progress | None = None,
 ) -> FeatureBuildReport:
-    """Daily snapshots of every open lead over the history, into Feast offline and online.
+    """Fold the event log into stored rows, write them to Feast offline and online.
 
-    Idempotent: the parquet is replaced, definitions re-applied, the online store overwritten.
-    Snapshots run to the last event's day (never past now); the online store then gets every
-    open lead as of now, so serving starts from the present, not last midnight.
-    progress(step, done, total) is told of each month built and each later step.
+    Incremental unless ``full`` or never built: only events that arrived since the last build
+    (and leads the CRM changed) are folded, onto each touched lead's stored state. ``full``
+    folds everything from scratch and replaces the offline store; both end in the same state.
     """
     report_progress = progress or (lambda _step, _done, _total: None)
     now = now or datetime.now(UTC)
     seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-    leads, events, rates = log.leads(), log.events(until=now), log.market_rates()
-    seconds["read_event_log"] = time.perf_counter() - clock
+    watermark = log.feature_watermark()
+    full = full or watermark is None or not store.row_files()
+    through_seq = log.last_event_seq()  # events arriving during the build wait for the next
+    rates = log.market_rates()
 
     clock = time.perf_counter()
-    samples: list[pd.DataFrame] = []
-
-    windows = month_windows(leads, events, now)
-    per_month = max(1_000, VALIDATION_SAMPLE_ROWS // max(1, len(windows)))
-
-    def monthly_parts() -> Iterator[pd.DataFrame]:
-        # One month at a time keeps memory to a month of snapshots, whatever the history.
-        for index, (start, end) in enumerate(windows):
-            report_progress(f"snapshots {start:%Y-%m}", index, len(windows))
-            part = build_snapshots(leads, events, rates, start=start, end=end)
-            if part.empty:
-                continue
-            keep = min(len(part), max(1_000, int(len(part) * VALIDATION_SHARE)), per_month)
-            samples.append(part.sample(keep, random_state=0))
-            yield part
-            del part  # before the next month is built: one month in memory at a time
-
-    snapshot_rows = store.write_snapshots(monthly_parts())
-    report_progress("validate", len(windows), len(windows))
-    seconds["snapshots_and_parquet"] = time.perf_counter() - clock
+    if full or watermark is None:
+        outcome = _full_build(log, store, through_seq, report_progress)
+    else:
+        outcome = _incremental_build(log, store, watermark, through_seq, report_progress)
+    seconds["fold_and_write"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    sample = pd.concat(samples, ignore_index=True) if samples else empty_snapshots()
+    report_progress("validate", 1, 1)
+    sample = outcome.sample
     if len(sample) > VALIDATION_SAMPLE_ROWS:
         sample = sample.sample(VALIDATION_SAMPLE_ROWS, random_state=0)
-    report = validate_feature_table(
-        model_frame(sample).reset_index(drop=True), feature_rules(), source="feature table"
-    )
+    # The feature-table contract (Great Expectations, seconds to start) checks full builds;
+    # an incremental build's rows come from the same fold code a full build checks.
+    if full:
+        report = validate_feature_table(
+            _features_at_change(sample, rates).reset_index(drop=True),
+            feature_rules(),
+            source="feature table",
+        )
+    else:
+        sample = sample.iloc[:0]
+        report = ValidationReport("features", "feature table", 0, 0, 0)
     seconds["validate"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    report_progress("Feast apply", len(windows), len(windows))
-    store.apply()
+    report_progress("Feast apply", 1, 1)
+    store.write_rates(rates)
+    if full or not store.is_applied():
+        store.apply()
+    store.push_rate(rates, now)
     seconds["apply"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    # The online store gets every open lead as of now through Feast's push (its
-    # write_to_online_store). A `materialize` of the last midnight snapshot would write the same
-    # leads with staler values only to be overwritten: one write, not two (docs/ARCHITECTURE.md).
-    report_progress("online store", len(windows), len(windows))
-    current = build_snapshots(leads, events, rates, as_of_times=pd.DatetimeIndex([now]))
-    online_rows = store.push(current)
+    report_progress("online store", 1, 1)
+    online_rows = sum(store.push(part) for part in outcome.online)
     seconds["online"] = time.perf_counter() - clock
 
+    clock = time.perf_counter()
+    log.save_feature_build(outcome.states, through_seq=through_seq, built_at=now, replace=full)
+    seconds["save_state"] = time.perf_counter() - clock
     return FeatureBuildReport(
-        leads=len(leads),
-        events=len(events),
-        snapshot_rows=snapshot_rows,
+        mode="full" if full else "incremental",
+        leads=outcome.leads,
+        events=outcome.events,
+        folded_leads=len(outcome.states),
+        refolded_leads=outcome.refolded,
+        stored_rows=outcome.rows,
         online_rows=online_rows,
         validated_rows=len(sample),
+        through_seq=through_seq,
         validation=report,
         seconds=seconds,
     )
 
 
+@dataclass
+class _Outcome:
+    leads: int = 0
+    events: int = 0
+    rows: int = 0
+    refolded: int = 0
+    states: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    online: list[pd.DataFrame] = field(default_factory=list)
+    sample: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def _newest(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each lead's newest row (rows come ordered by lead, then changed_at)."""
+    return rows.drop_duplicates("lead_id", keep="last").reset_index(drop=True)
+
+
+def _sample(rows: pd.DataFrame, share: float) -> pd.DataFrame:
+    keep = min(len(rows), max(1_000, int(len(rows) * share)))
+    return rows.sample(keep, random_state=0) if keep < len(rows) else rows
+
+
+def _full_build(
+    log: EventLog, store: LeadFeatureStore, through_seq: int, report: Progress
+) -> _Outcome:
+    outcome = _Outcome()
+    ranges = log.lead_id_ranges(LEADS_PER_PART)
+    samples: list[pd.DataFrame] = []
+
+    def parts() -> Iterator[pd.DataFrame]:
+        # A range of leads at a time: memory holds their events and rows, whatever the history.
+        for index, lead_range in enumerate(ranges):
+            report(f"fold leads {index + 1}/{len(ranges)}", index, len(ranges))
+            leads = log.leads(lead_range=lead_range)
+            events = log.events(lead_range=lead_range, through_seq=through_seq)
+            result = fold_leads(lead_profiles(leads), event_columns(events))
+            outcome.leads += len(leads)
+            outcome.events += len(events)
+            updated = dict(zip(leads["lead_id"].astype(str), leads["updated_at"], strict=True))
+            outcome.states.update((k, (v.to_json(), updated[k])) for k, v in result.states.items())
+            outcome.online.append(_newest(result.rows))
+            samples.append(_sample(result.rows, VALIDATION_SAMPLE_ROWS / 1e6))
+            yield result.rows
+
+    outcome.rows = store.write_rows(parts(), replace=True)
+    outcome.sample = pd.concat(samples, ignore_index=True) if samples else pd.DataFrame()
+    return outcome
+
+
+def _incremental_build(
+    log: EventLog,
+    store: LeadFeatureStore,
+    watermark: tuple[int, datetime],
+    through_seq: int,
+    report: Progress,
+) -> _Outcome:
+    after_seq, _ = watermark
+    report("fold new events", 0, 1)
+    new_events = log.events(after_seq=after_seq, through_seq=through_seq)
+    changed = set(log.leads_changed_since_fold())
+    touched = sorted(set(new_events["lead_id"].astype(str)) | changed)
+    outcome = _Outcome(leads=len(touched), events=len(new_events))
+    if not touched:
+        return outcome
+    rows, states, refolded = advance(
+        log, touched, new_events, through_seq=through_seq, refold=changed
+    )
+    updated = log.leads(lead_ids=touched).set_index("lead_id")["updated_at"]
+    outcome.refolded = refolded
+    outcome.states = {k: (v.to_json(), updated[k]) for k, v in states.items()}
+    outcome.rows = store.write_rows([rows], replace=False)
+    outcome.online = [_newest(rows)]
+    outcome.sample = rows
+    return outcome
+
+
+def _features_at_change(rows: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
+    """Model inputs of stored rows at the moment each was written (the feature-table check)."""
+    if rows.empty:
+        from features.transforms import empty_rows
+
+        rows = empty_rows()
+    entities = pd.DataFrame(
+        {"lead_id": rows["lead_id"].astype(str).to_numpy(), "as_of": rows["changed_at"]}
+    )
+    joined = rows_as_of(rows, entities, rates)
+    return model_frame(joined)
+
+
 def refresh_online_features(
     log: EventLog, store: LeadFeatureStore, lead_ids: Sequence[str], *, now: datetime
 ) -> int:
-    """Recompute these leads as of now with the batch transforms and push them online.
+    """Fold these leads' events since the last build onto their stored state and push each
+    lead's newest row online (open or not: the row says is_open).
 
-    Serving calls this for every lead an accepted event touched, before it answers.
-    Returns how many leads were pushed (closed leads, applied or opted out everywhere, are not).
+    Serving calls this for every lead an accepted event touched, before it answers. The cost is
+    the leads' new events, not their history (a late event older than a lead's state refolds
+    that lead). Nothing is written to the event log: the next build folds the same events.
     """
+    del now  # the newest row is exact at any later instant
     if not lead_ids:
         return 0
     ids = sorted(set(lead_ids))
-    leads = log.leads(lead_ids=ids)
-    events = log.events(lead_ids=ids, until=now)
-    stored = build_snapshots(leads, events, log.market_rates(), as_of_times=pd.DatetimeIndex([now]))
-    return store.push(stored)
+    watermark = log.feature_watermark()
+    after = watermark[0] if watermark else 0
+    new_events = log.events(lead_ids=ids, after_seq=after)
+    through = int(new_events["seq"].max()) if len(new_events) else after
+    rows, _, _ = advance(log, ids, new_events, through_seq=max(through, after), last_row_only=True)
+    return store.push(_newest(rows))

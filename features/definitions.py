@@ -140,6 +140,10 @@ MONOTONE_CONSTRAINTS: Final[dict[str, int]] = {f.name: f.monotone for f in FEATU
 
 CLOCK_FEATURES: Final[frozenset[str]] = frozenset(
     {
+        "web_visits_1d",
+        "web_visits_7d",
+        "web_visits_30d",
+        "rate_gap_pct",
         "days_since_created",
         "days_since_last_touch",
         "days_since_last_inbound",
@@ -149,7 +153,9 @@ CLOCK_FEATURES: Final[frozenset[str]] = frozenset(
         "engagement_tier",
     }
 )
-"""Features that change with the clock alone; derived at request time from stored timestamps."""
+"""Features that move with the clock (days since, windowed counts, months to the stated
+timeline, the gap to the market rate of the as-of day): derived at request time from a stored
+row, the market rate and the as-of instant."""
 
 FEATURE_SERVICE_NAME: Final = "lead_scoring_v1"
 ENTITY_KEY: Final = "lead_id"

@@ -16,11 +16,13 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
     Engine,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -29,7 +31,9 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -75,7 +79,40 @@ events_table = Table(
     Column("page", String(500)),
     Column("text", Text),
     Column("ingested_at", DateTime, nullable=False),
+    Column("seq", BigInteger, nullable=False, unique=True),
+    Index("ix_events_lead_seq", "lead_id", "seq"),
 )
+"""seq: the arrival order, strictly increasing in commit order (see _next_seq): the feature
+build's watermark."""
+
+sequences_table = Table(
+    "sequences",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("last", BigInteger, nullable=False),
+)
+"""One counter row per sequence; updating it locks the row until commit, so concurrent
+writers take numbers in commit order (a database sequence would not)."""
+
+_EVENTS_SEQ = sequences_table.c.name == "events"
+
+lead_feature_state_table = Table(
+    "lead_feature_state",
+    metadata,
+    Column("lead_id", String(64), primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("lead_updated_at", DateTime, nullable=False),
+)
+"""Each lead's feature fold state as of the last feature build (features.transforms.LeadFold)."""
+
+feature_build_table = Table(
+    "feature_build",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("through_seq", BigInteger, nullable=False),
+    Column("built_at", DateTime, nullable=False),
+)
+"""The last feature build: every event with seq <= through_seq is folded into the states."""
 
 market_rates_table = Table(
     "market_rates",
@@ -178,7 +215,32 @@ class EventLog:
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine or self._make_engine(url)
+        self._add_event_seq()
         metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            if conn.execute(select(sequences_table.c.last).where(_EVENTS_SEQ)).first() is None:
+                last = conn.execute(select(func.max(events_table.c.seq))).scalar()
+                conn.execute(sequences_table.insert(), {"name": "events", "last": last or 0})
+
+    def _add_event_seq(self) -> None:
+        """Event logs written before events had a seq get one, in arrival order."""
+        columns = inspect(self.engine).get_columns("events") if self._has("events") else None
+        if columns is None or any(c["name"] == "seq" for c in columns):
+            return
+        with self.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE events ADD COLUMN seq BIGINT"))
+            conn.execute(
+                text(
+                    "UPDATE events SET seq = (SELECT n FROM (SELECT event_id, ROW_NUMBER() OVER "
+                    "(ORDER BY ingested_at, event_id) AS n FROM events) AS r "
+                    "WHERE r.event_id = events.event_id)"
+                )
+            )
+            conn.execute(text("CREATE UNIQUE INDEX ix_events_seq ON events (seq)"))
+            conn.execute(text("CREATE INDEX ix_events_lead_seq ON events (lead_id, seq)"))
+
+    def _has(self, table: str) -> bool:
+        return inspect(self.engine).has_table(table)
 
     @staticmethod
     def _make_engine(url: str) -> Engine:
@@ -270,9 +332,23 @@ class EventLog:
         known = self._existing(conn, events_table.c.event_id, ids)
         fresh = [r for r in rows if r["event_id"] not in known]
         if fresh:
+            first = self._next_seq(conn, len(fresh))
+            for offset, row in enumerate(fresh):
+                row["seq"] = first + offset
             conn.execute(events_table.insert(), fresh)
         duplicates = [i for i in ids if i in known] + frame.loc[repeated, "event_id"].tolist()
         return AppendResult(accepted=[r["event_id"] for r in fresh], duplicates=duplicates)
+
+    @staticmethod
+    def _next_seq(conn: Connection, count: int) -> int:
+        """Reserve `count` event numbers; the counter row stays locked until this commits."""
+        last = conn.execute(
+            sequences_table.update()
+            .where(_EVENTS_SEQ)
+            .values(last=sequences_table.c.last + count)
+            .returning(sequences_table.c.last)
+        ).scalar_one()
+        return int(last) - count + 1
 
     def _quarantine(self, conn: Connection, frame: pd.DataFrame, kind: str, now: datetime) -> int:
         if frame.empty:
@@ -302,11 +378,25 @@ class EventLog:
     # -- reads ------------------------------------------------------------------------------
 
     def leads(
-        self, *, lead_ids: Sequence[str] | None = None, officer_id: str | None = None
+        self,
+        *,
+        lead_ids: Sequence[str] | None = None,
+        officer_id: str | None = None,
+        lead_range: tuple[str, str] | None = None,
     ) -> pd.DataFrame:
+        """Leads by id, optionally some ids, an officer's, or an inclusive id range."""
+        if lead_ids is not None and len(lead_ids) > 900:  # SQLite's parameter limit
+            ids = list(dict.fromkeys(lead_ids))
+            parts = [
+                self.leads(lead_ids=ids[i : i + 900], officer_id=officer_id)
+                for i in range(0, len(ids), 900)
+            ]
+            return pd.concat(parts, ignore_index=True).sort_values("lead_id").reset_index(drop=True)
         query = select(leads_table)
         if lead_ids is not None:
             query = query.where(leads_table.c.lead_id.in_(list(lead_ids)))
+        if lead_range is not None:
+            query = query.where(leads_table.c.lead_id.between(*lead_range))
         if officer_id is not None:
             query = query.where(leads_table.c.officer_id == officer_id)
         with self.engine.connect() as conn:
@@ -320,17 +410,140 @@ class EventLog:
         *,
         lead_ids: Sequence[str] | None = None,
         until: datetime | None = None,
+        after_seq: int | None = None,
+        through_seq: int | None = None,
+        lead_range: tuple[str, str] | None = None,
     ) -> pd.DataFrame:
-        """Events in time order (then by id), optionally for some leads and up to a time."""
-        query = select(*[events_table.c[c] for c in EVENT_COLUMNS])
+        """Events in time order (then by id), optionally for some leads (ids, or an inclusive
+        id range), up to a time, and within an arrival window (after_seq < seq <= through_seq).
+        """
+        query = select(*[events_table.c[c] for c in EVENT_COLUMNS], events_table.c.seq)
         if lead_ids is not None:
-            query = query.where(events_table.c.lead_id.in_(list(lead_ids)))
+            ids = list(dict.fromkeys(lead_ids))
+            if len(ids) > 900:  # over SQLite's parameter limit: read in chunks
+                parts = [
+                    self.events(
+                        lead_ids=ids[i : i + 900],
+                        until=until,
+                        after_seq=after_seq,
+                        through_seq=through_seq,
+                    )
+                    for i in range(0, len(ids), 900)
+                ]
+                return (
+                    pd.concat(parts, ignore_index=True)
+                    .sort_values(["occurred_at", "event_id"], kind="stable")
+                    .reset_index(drop=True)
+                )
+            query = query.where(events_table.c.lead_id.in_(ids))
+        if lead_range is not None:
+            query = query.where(events_table.c.lead_id.between(*lead_range))
         if until is not None:
             query = query.where(events_table.c.occurred_at <= _to_naive_utc(until))
+        if after_seq is not None:
+            query = query.where(events_table.c.seq > after_seq)
+        if through_seq is not None:
+            query = query.where(events_table.c.seq <= through_seq)
         query = query.order_by(events_table.c.occurred_at, events_table.c.event_id)
         with self.engine.connect() as conn:
             frame = pd.read_sql(query, conn)
         return _utc_columns(frame, ("occurred_at",))
+
+    def last_event_seq(self) -> int:
+        """The newest committed event's seq (0 when there is none)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(events_table.c.seq))).scalar() or 0)
+
+    def lead_id_ranges(self, leads_per_range: int) -> list[tuple[str, str]]:
+        """Inclusive lead_id ranges of about this many leads each, in id order."""
+        with self.engine.connect() as conn:
+            ids = list(
+                conn.execute(
+                    select(leads_table.c.lead_id).order_by(leads_table.c.lead_id)
+                ).scalars()
+            )
+        return [
+            (ids[i], ids[min(i + leads_per_range, len(ids)) - 1])
+            for i in range(0, len(ids), leads_per_range)
+        ]
+
+    def leads_changed_since_fold(self) -> list[str]:
+        """Leads created or changed by the CRM after their fold state was saved (or without)."""
+        state = lead_feature_state_table
+        query = (
+            select(leads_table.c.lead_id)
+            .outerjoin(state, state.c.lead_id == leads_table.c.lead_id)
+            .where(
+                (state.c.lead_id.is_(None)) | (leads_table.c.updated_at > state.c.lead_updated_at)
+            )
+        )
+        with self.engine.connect() as conn:
+            return [str(i) for i in conn.execute(query).scalars()]
+
+    # -- the feature build's state ---------------------------------------------------------
+
+    def feature_watermark(self) -> tuple[int, datetime] | None:
+        """(through_seq, built_at) of the last feature build, or None before the first."""
+        query = select(feature_build_table).where(feature_build_table.c.name == "features")
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return int(row.through_seq), row.built_at.replace(tzinfo=UTC)
+
+    def lead_feature_states(self, lead_ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Fold states (JSON) by lead as of the last build; all leads when lead_ids is None."""
+        table = lead_feature_state_table
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            if lead_ids is None:
+                found.update((str(a), str(b)) for a, b in conn.execute(select(table)))
+                return found
+            ids = list(dict.fromkeys(lead_ids))
+            for start in range(0, len(ids), 900):
+                query = select(table.c.lead_id, table.c.state).where(
+                    table.c.lead_id.in_(ids[start : start + 900])
+                )
+                found.update((str(a), str(b)) for a, b in conn.execute(query))
+        return found
+
+    def save_feature_build(
+        self,
+        states: dict[str, tuple[str, datetime]],
+        *,
+        through_seq: int,
+        built_at: datetime,
+        replace: bool = False,
+    ) -> None:
+        """Store fold states (JSON, and the lead record's updated_at they were folded with) and
+        the build's watermark in one transaction (replace: the old states are dropped)."""
+        table = lead_feature_state_table
+        rows = [
+            {"lead_id": k, "state": v, "lead_updated_at": _to_naive_utc(u)}
+            for k, (v, u) in states.items()
+        ]
+        with self.engine.begin() as conn:
+            if replace:
+                conn.execute(table.delete())
+            else:
+                ids = list(states)
+                for start in range(0, len(ids), 900):
+                    conn.execute(
+                        table.delete().where(table.c.lead_id.in_(ids[start : start + 900]))
+                    )
+            for start in range(0, len(rows), 50_000):
+                conn.execute(table.insert(), rows[start : start + 50_000])
+            conn.execute(
+                feature_build_table.delete().where(feature_build_table.c.name == "features")
+            )
+            conn.execute(
+                feature_build_table.insert(),
+                {
+                    "name": "features",
+                    "through_seq": through_seq,
+                    "built_at": _to_naive_utc(built_at),
+                },
+            )
 
     def market_rates(self) -> pd.DataFrame:
         with self.engine.connect() as conn:

@@ -1,4 +1,4 @@
-"""The Feast adapter: apply the repository, write snapshots, materialize, read and push features.
+"""The Feast adapter: apply the repository, write stored rows and rates, read and push features.
 
 The repository's definitions live in features/feature_repo/; this adapter runs them in a
 working folder under the data home (feature_store.yaml copied there, online store chosen by
@@ -17,22 +17,35 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow
+import pyarrow.parquet
 import yaml
 
 from features.definitions import FEATURE_NAMES, FEATURE_SERVICE_NAME, FEATURES_BY_NAME
-from features.transforms import CLOCK_COLUMNS, SNAPSHOT_KEY_COLUMNS, STORED_COLUMNS
+from features.transforms import (
+    CLOCK_COLUMNS,
+    MARKET_RATE_COLUMN,
+    ROW_KEY_COLUMNS,
+    STORED_COLUMNS,
+    empty_rows,
+    market_rates_by_day,
+)
 
 if TYPE_CHECKING:
     from feast import FeatureStore
 
 TEMPLATE = Path(__file__).parent / "feature_repo" / "feature_store.yaml"
 PUSH_SOURCE = "lead_activity_push"
+RATE_PUSH_SOURCE = "market_rate_push"
 PUSH_CHUNK_ROWS = 5_000
 REQUEST_TIME_FIELD = "as_of_epoch_s"
+RATE_SERIES = "us_30y_fixed"
+WRITTEN_AT = "written_at"
+"""When a row was written: of two rows for one lead and moment, Feast reads the later (a lead
+refolded after a late event supersedes its old rows without rewriting them)."""
 
 
 class LeadFeatureStore:
-    """leadscore's Feast repository in one folder: registry, online store, parquet snapshots."""
+    """leadscore's Feast repository in one folder: registry, online store, rows and rates."""
 
     def __init__(
         self,
@@ -51,24 +64,30 @@ class LeadFeatureStore:
         self._store: FeatureStore | None = None
 
     @property
-    def snapshots_dir(self) -> Path:
-        """The offline store: one parquet file of daily snapshots per month."""
-        return self.repo_dir / "data" / "lead_snapshots"
+    def rows_dir(self) -> Path:
+        """The offline store: parquet parts of stored rows, one or more per build."""
+        return self.repo_dir / "data" / "lead_rows"
 
-    def snapshot_files(self) -> list[Path]:
-        return sorted(self.snapshots_dir.glob("*.parquet"))
+    @property
+    def rates_dir(self) -> Path:
+        return self.repo_dir / "data" / "market_rates"
 
-    def read_snapshots(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The stored snapshots (all months), optionally only some columns."""
-        files = self.snapshot_files()
+    def row_files(self) -> list[Path]:
+        return sorted(self.rows_dir.glob("*.parquet"))
+
+    def read_rows(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The stored rows in effect: of rows for one lead and moment, the last written."""
+        files = self.row_files()
         if not files:
             raise FileNotFoundError(
-                f"no feature snapshots in {self.snapshots_dir}; run `leadscore features build`"
+                f"no stored feature rows in {self.rows_dir}; run `leadscore features build`"
             )
-        return pd.concat(
-            [pd.read_parquet(f, columns=list(columns) if columns else None) for f in files],
-            ignore_index=True,
-        )
+        wanted = None if columns is None else list(dict.fromkeys([*columns, *_ROW_KEYS]))
+        frame = pd.concat([pd.read_parquet(f, columns=wanted) for f in files], ignore_index=True)
+        frame = frame.sort_values([*_ROW_KEYS], kind="stable")
+        frame = frame.drop_duplicates(["lead_id", "changed_at"], keep="last")
+        keep = list(columns) if columns is not None else list(frame.columns)
+        return frame[keep].reset_index(drop=True)
 
     def _config(self) -> dict[str, Any]:
         config: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
@@ -97,54 +116,102 @@ class LeadFeatureStore:
     def apply(self) -> None:
         """Register the repository's definitions (idempotent), creating the online tables.
 
-        The snapshot file must exist first: Feast reads its schema when it applies the source.
+        The parquet files must exist first: Feast reads their schema when it applies a source.
         """
-        if not self.snapshot_files():
-            self.write_snapshots([empty_snapshots()])
-        self.store.apply(_objects_reading(self.snapshots_dir / "*.parquet"))
+        if not self.row_files():
+            self.write_rows([empty_rows()], replace=True)
+        if not list(self.rates_dir.glob("*.parquet")):
+            self.write_rates(pd.DataFrame({"date": [], "rate_30y_pct": []}))
+        self.store.apply(_objects_reading(self.rows_dir, self.rates_dir))
 
-    def write_snapshots(self, parts: Iterable[pd.DataFrame]) -> int:
-        """Replace the offline store with these snapshot frames (e.g. one a month).
+    def is_applied(self) -> bool:
+        """Whether the definitions are registered (an incremental build need not re-apply)."""
+        try:
+            self.store.get_feature_view("lead_activity")
+            self.store.get_feature_view("market_rates")
+        except Exception:  # Feast raises its own not-found errors; any means "apply"
+            return False
+        return True
 
-        Parts are written to a new folder that then takes the old one's place, so readers never
-        see a half-written store and a rebuild leaves no stale month behind. Returns the rows.
+    def write_rows(self, parts: Iterable[pd.DataFrame], *, replace: bool) -> int:
+        """Add stored-row frames to the offline store; ``replace`` swaps the whole store.
+
+        A replacing write goes to a new folder that then takes the old one's place, so readers
+        never see a half-written store. An adding write puts new part files beside the old
+        ones, named by the write's moment. Returns the rows written.
         """
-        columns = [*SNAPSHOT_KEY_COLUMNS, *STORED_COLUMNS]
-        staging = self.snapshots_dir.with_name("lead_snapshots.staging")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
+        columns = [*ROW_KEY_COLUMNS, *STORED_COLUMNS]
+        # Wall-clock time, not the build's `now`: a later write must win in Feast's join.
+        stamp = pd.Timestamp.now(tz="UTC")
+        previous = [int(f.name.split("-")[1]) for f in self.row_files()] if not replace else []
+        stamp = max(stamp, pd.Timestamp(max(previous, default=0) + 1, tz="UTC"))
+        target = self.rows_dir.with_name("lead_rows.staging") if replace else self.rows_dir
+        if replace:
+            shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True, exist_ok=True)
+        prefix = f"part-{stamp.value:020d}"
         rows = 0
         for index, part in enumerate(parts):
-            part[columns].reset_index(drop=True).to_parquet(
-                staging / f"part-{index:04d}.parquet", index=False
-            )
+            if part.empty and rows:
+                continue
+            frame = part[columns].reset_index(drop=True)
+            frame[WRITTEN_AT] = stamp
+            table = pyarrow.Table.from_pandas(frame, schema=_ROW_SCHEMA, preserve_index=False)
+            pyarrow.parquet.write_table(table, target / f"{prefix}-{index:05d}.parquet")
             rows += len(part)
-            del part
-            pyarrow.default_memory_pool().release_unused()  # hand a month's buffers back
-        retired = self.snapshots_dir.with_name("lead_snapshots.old")
-        shutil.rmtree(retired, ignore_errors=True)
-        if self.snapshots_dir.exists():
-            self.snapshots_dir.rename(retired)
-        staging.rename(self.snapshots_dir)
-        shutil.rmtree(retired, ignore_errors=True)
+            del part, frame, table
+            pyarrow.default_memory_pool().release_unused()  # hand a part's buffers back
+        if replace:
+            retired = self.rows_dir.with_name("lead_rows.old")
+            shutil.rmtree(retired, ignore_errors=True)
+            if self.rows_dir.exists():
+                self.rows_dir.rename(retired)
+            target.rename(self.rows_dir)
+            shutil.rmtree(retired, ignore_errors=True)
         return rows
 
-    def push(self, stored: pd.DataFrame) -> int:
-        """Write fresh stored rows (from build_snapshots) straight to the online store.
+    def write_rates(self, rates: pd.DataFrame) -> int:
+        """Replace the offline market rates (date, rate_30y_pct) with these."""
+        by_day = market_rates_by_day(rates)
+        by_day.insert(0, "rate_series", RATE_SERIES)
+        self.rates_dir.mkdir(parents=True, exist_ok=True)
+        staging = self.rates_dir / "rates.parquet.tmp"
+        by_day.to_parquet(staging, index=False)
+        staging.replace(self.rates_dir / "rates.parquet")
+        return len(by_day)
 
-        In chunks: Feast turns every value into a protobuf object before writing, and 116k
-        leads at once held gigabytes; a chunk at a time keeps that bounded.
+    def push(self, rows: pd.DataFrame) -> int:
+        """Write stored rows (fold_leads output, a lead's newest) straight to the online store.
+
+        In chunks: Feast turns every value into a protobuf object before writing, so a chunk at
+        a time keeps memory bounded.
         """
-        if stored.empty:
+        if rows.empty:
             return 0
         from feast.data_source import PushMode
 
-        columns = [*SNAPSHOT_KEY_COLUMNS, *STORED_COLUMNS]
-        rows = stored[columns].reset_index(drop=True)
-        for start in range(0, len(rows), PUSH_CHUNK_ROWS):
-            chunk = rows.iloc[start : start + PUSH_CHUNK_ROWS].reset_index(drop=True)
+        if not self.is_applied():  # a lead ingested before any build: register first
+            self.apply()
+        columns = [*ROW_KEY_COLUMNS, *STORED_COLUMNS]
+        frame = rows[columns].reset_index(drop=True)
+        frame[WRITTEN_AT] = pd.Timestamp.now(tz="UTC")
+        for start in range(0, len(frame), PUSH_CHUNK_ROWS):
+            chunk = frame.iloc[start : start + PUSH_CHUNK_ROWS].reset_index(drop=True)
             self.store.push(PUSH_SOURCE, chunk, to=PushMode.ONLINE)
-        return len(rows)
+        return len(frame)
+
+    def push_rate(self, rates: pd.DataFrame, now: datetime) -> bool:
+        """Put the newest market rate known at ``now`` online; False when there is none."""
+        by_day = market_rates_by_day(rates)
+        by_day = by_day.loc[by_day["rate_day"] <= pd.Timestamp(now).tz_convert("UTC")]
+        if by_day.empty:
+            return False
+        from feast.data_source import PushMode
+
+        newest = by_day.tail(1).reset_index(drop=True)
+        newest.insert(0, "rate_series", RATE_SERIES)
+        self.store.push(RATE_PUSH_SOURCE, newest, to=PushMode.ONLINE)
+        return True
 
     def historical_features(self, entities: pd.DataFrame) -> pd.DataFrame:
         """Point-in-time model inputs for (lead_id, as_of) rows through lead_scoring_v1.
@@ -156,6 +223,7 @@ class LeadFeatureStore:
                 "lead_id": entities["lead_id"].astype(str).to_numpy(),
                 "event_timestamp": pd.to_datetime(entities["as_of"], utc=True).to_numpy(),
                 "_row": np.arange(len(entities)),
+                "rate_series": RATE_SERIES,
             }
         )
         entity_df["event_timestamp"] = pd.to_datetime(entity_df["event_timestamp"], utc=True)
@@ -182,7 +250,10 @@ class LeadFeatureStore:
         ``has_features`` False and missing values; callers drop them.
         """
         seconds = as_of.astimezone(UTC).timestamp()
-        rows = [{"lead_id": lead_id, REQUEST_TIME_FIELD: seconds} for lead_id in lead_ids]
+        rows = [
+            {"lead_id": lead_id, "rate_series": RATE_SERIES, REQUEST_TIME_FIELD: seconds}
+            for lead_id in lead_ids
+        ]
         if stored:
             unknown = [c for c in stored if c not in STORED_COLUMNS and c != "officer_id"]
             if unknown:
@@ -190,6 +261,7 @@ class LeadFeatureStore:
             from features.feature_repo.lead_features import STORED_FEATURES
 
             refs: Any = [f"lead_activity:{c}" for c in (*STORED_FEATURES, *stored)]
+            refs += [f"market_rates:{MARKET_RATE_COLUMN}"]
             refs += [f"lead_clock_features:{c}" for c in CLOCK_COLUMNS]
         else:
             refs = self.store.get_feature_service(FEATURE_SERVICE_NAME)
@@ -203,22 +275,26 @@ class LeadFeatureStore:
         return result
 
 
-def _objects_reading(snapshots_glob: Path) -> list[Any]:
-    """The repository's objects with the snapshot source pointing at this store's parquet.
+def _objects_reading(rows_dir: Path, rates_dir: Path) -> list[Any]:
+    """The repository's objects with the file sources pointing at this store's parquet.
 
-    The definitions keep a path relative to the repository (for `feast apply` in that folder);
+    The definitions keep paths relative to the repository (for `feast apply` in that folder);
     DuckDB, the offline engine, resolves relative paths against the working directory, so the
-    applied copy names the file absolutely. The source files are not rewritten.
+    applied copy names the files absolutely. The source files are not rewritten.
     """
     from features.feature_repo.lead_features import FEAST_OBJECTS
 
     objects = copy.deepcopy(list(FEAST_OBJECTS))
-    uri = str(snapshots_glob.parent.resolve() / snapshots_glob.name)
+    uris = {
+        "lead_rows": str(rows_dir.resolve() / "*.parquet"),
+        "market_rate_days": str(rates_dir.resolve() / "*.parquet"),
+    }
     for obj in objects:
         for source in (obj, getattr(obj, "batch_source", None)):
             options = getattr(source, "file_options", None)
-            if options is not None:
-                options.uri = uri
+            name = getattr(source, "name", None)
+            if options is not None and name in uris:
+                options.uri = uris[name]
     return objects
 
 
@@ -242,12 +318,21 @@ def _typed_features(frame: pd.DataFrame) -> dict[str, Any]:
     return typed
 
 
-def empty_snapshots() -> pd.DataFrame:
-    columns: dict[str, Any] = {
-        "lead_id": pd.Series([], dtype="string"),
-        "officer_id": pd.Series([], dtype="string"),
-        "as_of": pd.Series([], dtype="datetime64[ns, UTC]"),
-    }
-    for name, dtype in STORED_COLUMNS.items():
-        columns[name] = pd.Series([], dtype=dtype)
-    return pd.DataFrame(columns)
+_ROW_KEYS: tuple[str, ...] = ("lead_id", "changed_at", WRITTEN_AT)
+
+_ARROW_TYPES = {
+    "string": pyarrow.string(),
+    "float64": pyarrow.float64(),
+    "int64": pyarrow.int64(),
+    "list": pyarrow.list_(pyarrow.float64()),
+}
+_ROW_SCHEMA = pyarrow.schema(
+    [
+        ("lead_id", pyarrow.string()),
+        ("officer_id", pyarrow.string()),
+        ("changed_at", pyarrow.timestamp("ns", tz="UTC")),
+        *((name, _ARROW_TYPES[dtype]) for name, dtype in STORED_COLUMNS.items()),
+        (WRITTEN_AT, pyarrow.timestamp("ns", tz="UTC")),
+    ]
+)
+"""One schema for every part file, so an empty part and a full one read alike."""

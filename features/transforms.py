@@ -1,22 +1,26 @@
-"""Point-in-time feature transforms: events up to as_of become stored features, then model inputs.
+"""Point-in-time feature transforms: a lead's events fold into stored rows, then model inputs.
 
-Two layers keep clock features right at request time:
+Two layers keep every feature exact at any as-of instant:
 
-- **stored features** (STORED_COLUMNS) change only when an event happens or a window slides:
-  counts, windowed counts, rates, reply speeds, profile columns, the rate gap, and the
-  *timestamps* the clock features derive from. build_snapshots() computes them for every open
-  lead at each as-of time; they are what the Feast feature view stores.
-- **clock features** (definitions.CLOCK_FEATURES) change with the clock alone:
-  derive_clock_features() computes them, vectorized and pure, from stored rows and an as-of time,
-  so it runs offline and inside a Feast on-demand feature view at request time.
+- **stored rows** (STORED_COLUMNS) change only when an event happens. ``LeadFold`` folds one
+  lead's events, in (occurred_at, event_id) order, into cumulative counts, rates, reply speeds,
+  the profile, the *moments* the clock features derive from, and the recent visit and inbound
+  moments the windowed counts read. fold_leads() emits one row per lead per change (the lead's
+  creation and each distinct event time), keyed by ``changed_at``; a row holds until the
+  lead's next change. Cost grows with events, never with lead-days.
+- **clock features** (definitions.CLOCK_FEATURES) move with the clock alone:
+  derive_clock_features() computes them, vectorized and pure, from a stored row, the market
+  rate and an as-of instant, offline and inside a Feast on-demand feature view at request time.
 
-Point-in-time rule: a row at as_of reads only events with occurred_at <= as_of and the market
-rate dated on or before as_of's date. Events of leads missing from ``leads`` are ignored, so a
-caller may pass a whole event log with one lead. Protected attributes are never read.
+Point-in-time rule: the features of a lead at as_of come from its last stored row with
+changed_at <= as_of (events with occurred_at <= as_of) and the market rate dated on or before
+as_of's date. Protected attributes are never read.
 
 Definitions a user can check:
 
 - windows are half-open on the left: web_visits_7d counts visits in (as_of - 7 days, as_of];
+  a stored row keeps the moments of the visits in the 30 days before its change (at most
+  RECENT_MOMENTS_MAX of them), so windowed counts are exact at any later instant;
 - a reply is a text_replied (to our last text_sent before it) or an email_clicked (to our last
   email_sent before it); only the first reply to a touch counts, and its speed is the minutes
   from that touch. reply_minutes_median is the median over all such replies so far;
@@ -31,16 +35,18 @@ Definitions a user can check:
   ``statement`` events (their ``text``): the latest statement about timing wins; a statement
   with no timing cue at all (parser rule "unknown") is ignored, while a vague one ("just
   looking", rule just_looking) replaces an earlier date with unknown;
-- an open lead: created_at <= as_of, no application_submitted (or loan_funded) at or before
-  as_of, and not opted out of all three channels (opt_out per channel; a dnc_request opts out
-  of call and text).
+- an open lead (is_open): created, no application_submitted (or loan_funded) yet, and not opted
+  out of all three channels (opt_out per channel; a dnc_request opts out of call and text).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+import json
+import statistics
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import numpy as np
@@ -55,18 +61,11 @@ from data_contracts.enums import (
     EventType,
     QuestionTopic,
 )
-from features.definitions import (
-    CLOCK_FEATURES,
-    FEATURE_NAMES,
-    FEATURES_BY_NAME,
-    LAST_CALL_OUTCOMES,
-)
+from features.definitions import CLOCK_FEATURES, FEATURE_NAMES, FEATURES_BY_NAME
 from features.segments import APPLICATION_INTENT_PAGE, engagement_tiers, timeline_segments
 from features.timeline import DAYS_PER_MONTH, parse_timeline
 
-IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
 TIMESTAMP_COLUMNS: Final[tuple[str, ...]] = (
     "created_at_epoch_s",
@@ -80,17 +79,24 @@ TIMESTAMP_COLUMNS: Final[tuple[str, ...]] = (
 none. Floats rather than timestamps because a Feast Float64 feature carries NaN through the
 online store and into an on-demand feature view unchanged, where a missing timestamp would not."""
 
+MOMENT_LIST_COLUMNS: Final[dict[str, int]] = {
+    "recent_visit_moments": 30,
+    "recent_inbound_moments": 7,
+}
+"""Lists of event moments (epoch seconds, ascending) within this many days before the row's
+change: the windowed counts read them at any later as-of, exactly."""
+
+RECENT_MOMENTS_MAX: Final = 1_000
+"""A row keeps at most this many recent moments per list (a bot's burst would be unbounded)."""
+
 STORED_COLUMNS: Final[dict[str, str]] = {
     # the lead's profile
     "source": "string",
     "loan_type": "string",
     "loan_amount_usd": "float64",
     "credit_band": "string",
-    "rate_gap_pct": "float64",
+    "quoted_rate_pct": "float64",
     # website engagement
-    "web_visits_1d": "int64",
-    "web_visits_7d": "int64",
-    "web_visits_30d": "int64",
     "distinct_pages": "int64",
     # email and text engagement
     "emails_sent": "int64",
@@ -118,24 +124,32 @@ STORED_COLUMNS: Final[dict[str, str]] = {
     "touches_email": "int64",
     "touches_since_last_inbound": "int64",
     "last_call_outcome": "string",
-    # engagement-tier input that is not a model feature
-    "inbound_7d": "int64",
+    # open: not applied, not opted out of every channel
+    "is_open": "int64",
     # the moments clock features derive from
     **dict.fromkeys(TIMESTAMP_COLUMNS, "float64"),
+    **dict.fromkeys(MOMENT_LIST_COLUMNS, "list"),
 }
-"""The stored feature row: column -> pandas dtype, as build_snapshots() returns it. Every
-non-clock model feature is here under its own name."""
+"""The stored feature row: column -> dtype ("list": a list of float64). Every model feature
+that is not a clock feature is here under its own name."""
 
-SNAPSHOT_KEY_COLUMNS: Final[tuple[str, ...]] = ("lead_id", "officer_id", "as_of")
-"""build_snapshots() returns these (lead_id, officer_id: string; as_of: datetime64[ns, UTC])
-followed by STORED_COLUMNS."""
+ROW_KEY_COLUMNS: Final[tuple[str, ...]] = ("lead_id", "officer_id", "changed_at")
+"""fold_leads() rows start with these (changed_at: datetime64[ns, UTC]), then STORED_COLUMNS."""
+
+MARKET_RATE_COLUMN: Final = "market_rate_30y_pct"
+"""The market rate of the as-of day: its own Feast view, joined point in time."""
 
 CLOCK_COLUMNS: Final[tuple[str, ...]] = tuple(n for n in FEATURE_NAMES if n in CLOCK_FEATURES)
 """derive_clock_features() output columns, in FEATURE_NAMES order."""
 
+CLOCK_INPUTS: Final[tuple[str, ...]] = (
+    *TIMESTAMP_COLUMNS,
+    *MOMENT_LIST_COLUMNS,
+    "quoted_rate_pct",
+)
+"""The stored columns derive_clock_features reads (plus MARKET_RATE_COLUMN)."""
+
 SECONDS_PER_DAY: Final = 86_400.0
-NS_PER_SECOND: Final = 1_000_000_000
-NS_PER_DAY: Final = 86_400 * NS_PER_SECOND
 WINDOW_DAYS: Final[tuple[int, ...]] = (1, 7, 30)
 ANSWERED_CALL_OUTCOMES: Final = frozenset(
     {
@@ -147,22 +161,285 @@ ANSWERED_CALL_OUTCOMES: Final = frozenset(
 )
 """Call outcomes where a person picked up: the call counts as an answered touch."""
 
-_EVENT_TYPES: Final[tuple[str, ...]] = tuple(EventType)
-_CHANNELS: Final[tuple[str, ...]] = tuple(Channel)
-_TOPICS: Final[tuple[str, ...]] = tuple(QuestionTopic)
-_CALL_OUTCOMES: Final[tuple[str, ...]] = LAST_CALL_OUTCOMES[1:]  # without "none"
-_NEVER: Final = np.iinfo(np.int64).max
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_INBOUND: Final = frozenset(t.value for t in INBOUND_EVENT_TYPES)
+_OUTBOUND: Final = frozenset(t.value for t in OUTBOUND_EVENT_TYPES)
+_ANSWERED: Final = frozenset(o.value for o in ANSWERED_CALL_OUTCOMES)
+_CLOSING: Final = frozenset({EventType.APPLICATION_SUBMITTED.value, EventType.LOAN_FUNDED.value})
+_EVENT_TYPES: Final = frozenset(t.value for t in EventType)
+_CALL_OUTCOMES: Final = frozenset(o.value for o in CallOutcome)
+_TOPICS: Final[tuple[str, ...]] = tuple(t.value for t in QuestionTopic)
+_ALL_CHANNELS: Final = frozenset(c.value for c in Channel)
 _LEAD_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
     column: FEATURES_BY_NAME[column].categories for column in ("source", "loan_type", "credit_band")
 }
+NAN: Final = float("nan")
 
 
 class FeatureInputError(ValueError):
     """A lead, event or rate table cannot be turned into features; the message says why."""
 
 
-# -- inputs -----------------------------------------------------------------------------------
+# -- one lead's fold ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LeadProfile:
+    """What the lead record says (the CRM may re-send it; a change refolds the lead)."""
+
+    lead_id: str
+    officer_id: str
+    created_s: float
+    source: str
+    loan_type: str
+    credit_band: str
+    loan_amount_usd: float
+    quoted_rate_pct: float
+    timeline_statement: str
+
+
+class LeadFold:
+    """The running state of one lead's features: apply() each event in order, row() at a change.
+
+    The state is complete: to_json()/from_json() round-trip it, so a fold can continue from a
+    stored state with only the events that came after it.
+    """
+
+    __slots__ = (
+        "answered",
+        "closed",
+        "counts",
+        "email_pending",
+        "last_call_outcome",
+        "last_inbound_s",
+        "last_intent_s",
+        "last_key",
+        "last_touch_s",
+        "last_visit_s",
+        "opted_out",
+        "pages",
+        "profile",
+        "recent_inbound",
+        "recent_visits",
+        "replies",
+        "text_pending",
+        "timeline_ready_s",
+        "touches_at_last_inbound",
+    )
+
+    def __init__(self, profile: LeadProfile) -> None:
+        self.profile = profile
+        self.counts: dict[str, int] = {}
+        self.pages: set[str] = set()
+        self.replies: list[float] = []
+        self.answered = 0
+        self.text_pending = NAN  # moment of our last text not yet replied to (NaN: none)
+        self.email_pending = NAN
+        self.last_touch_s = NAN
+        self.last_inbound_s = NAN
+        self.last_visit_s = NAN
+        self.last_intent_s = NAN
+        self.touches_at_last_inbound = 0
+        self.last_call_outcome = "none"
+        self.opted_out: set[str] = set()
+        self.closed = False
+        self.recent_visits: list[float] = []
+        self.recent_inbound: list[float] = []
+        self.last_key: tuple[float, str] = (-np.inf, "")
+        self.timeline_ready_s = NAN
+        self._state_statement(profile.timeline_statement, profile.created_s)
+
+    def _count(self, name: str) -> int:
+        return self.counts.get(name, 0)
+
+    def _bump(self, name: str) -> None:
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def _state_statement(self, text: str, at_s: float) -> None:
+        if not text:
+            return
+        parsed = parse_timeline(text, datetime.fromtimestamp(at_s, UTC))
+        if parsed.rule != "unknown":  # a statement with no timing cue says nothing of timing
+            self.timeline_ready_s = (
+                parsed.ready_at.timestamp() if parsed.ready_at is not None else NAN
+            )
+
+    def apply(
+        self,
+        t_s: float,
+        event_id: str,
+        kind: str,
+        channel: str,
+        outcome: str,
+        topic: str,
+        page: str,
+        text: str,
+    ) -> None:
+        """Fold one event in; events must come in (t_s, event_id) order."""
+        self.last_key = (t_s, event_id)
+        self._bump(kind)
+        if kind in _OUTBOUND:
+            self.last_touch_s = t_s
+            if kind == EventType.TEXT_SENT:
+                self.text_pending = t_s
+            elif kind == EventType.EMAIL_SENT:
+                self.email_pending = t_s
+            else:  # a call
+                self.last_call_outcome = outcome
+                self.answered += outcome in _ANSWERED
+        elif kind in _INBOUND:
+            self.last_inbound_s = t_s
+            self.touches_at_last_inbound = self._touches()
+            _remember(self.recent_inbound, t_s, 7)
+            if kind == EventType.WEB_VISIT:
+                self.last_visit_s = t_s
+                _remember(self.recent_visits, t_s, 30)
+                if page:
+                    self.pages.add(page)
+                    if APPLICATION_INTENT_PAGE.search(page):
+                        self.last_intent_s = t_s
+            elif kind == EventType.TEXT_REPLIED and self.text_pending == self.text_pending:
+                self._reply(t_s, self.text_pending)
+                self.text_pending = NAN
+            elif kind == EventType.EMAIL_CLICKED and self.email_pending == self.email_pending:
+                self._reply(t_s, self.email_pending)
+                self.email_pending = NAN
+            elif kind == EventType.QUESTION_ASKED and topic in _TOPICS:
+                self._bump(f"question:{topic}")
+                if topic == QuestionTopic.PRE_APPROVAL:
+                    self.last_intent_s = t_s
+            elif kind == EventType.STATEMENT:
+                self._state_statement(text, t_s)
+        elif kind in _CLOSING:
+            self.closed = True
+        elif kind == EventType.OPT_OUT and channel:
+            self.opted_out.add(channel)
+        elif kind == EventType.DNC_REQUEST:
+            self.opted_out.update((Channel.CALL.value, Channel.TEXT.value))
+
+    def _reply(self, t_s: float, touch_s: float) -> None:
+        self.replies.append((t_s - touch_s) / 60.0)
+        self.answered += 1
+
+    def _touches(self) -> int:
+        return sum(self._count(k) for k in _OUTBOUND)
+
+    def row(self, at_s: float) -> tuple[Any, ...]:
+        """The stored row (STORED_COLUMNS order) as of a change at at_s."""
+        p = self.profile
+        sent, opened, clicked = (
+            self._count(EventType.EMAIL_SENT),
+            self._count(EventType.EMAIL_OPENED),
+            self._count(EventType.EMAIL_CLICKED),
+        )
+        touches = self._touches()
+        questions = [self._count(f"question:{topic}") for topic in _TOPICS]
+        is_open = not self.closed and not (self.opted_out >= _ALL_CHANNELS)
+        return (
+            p.source,
+            p.loan_type,
+            p.loan_amount_usd,
+            p.credit_band,
+            p.quoted_rate_pct,
+            len(self.pages),
+            sent,
+            opened,
+            clicked,
+            opened / sent if sent else NAN,
+            clicked / sent if sent else NAN,
+            self._count(EventType.TEXT_SENT),
+            self._count(EventType.TEXT_REPLIED),
+            statistics.median(self.replies) if self.replies else NAN,
+            self.replies[-1] if self.replies else NAN,
+            self.answered / touches if touches else NAN,
+            self._count(EventType.QUESTION_ASKED),
+            *questions,
+            touches,
+            self._count(EventType.CALL),
+            self._count(EventType.TEXT_SENT),
+            sent,
+            touches - self.touches_at_last_inbound,
+            self.last_call_outcome,
+            int(is_open),
+            p.created_s,
+            self.last_touch_s,
+            self.last_inbound_s,
+            self.last_visit_s,
+            self.last_intent_s,
+            self.timeline_ready_s,
+            _within(self.recent_visits, at_s, 30),
+            _within(self.recent_inbound, at_s, 7),
+        )
+
+    def to_json(self) -> str:
+        """The whole state (profile excluded: the lead record holds it)."""
+        return json.dumps(
+            {
+                "counts": self.counts,
+                "pages": sorted(self.pages),
+                "replies": self.replies,
+                "answered": self.answered,
+                "pending": [self.text_pending, self.email_pending],
+                "moments": [
+                    self.last_touch_s,
+                    self.last_inbound_s,
+                    self.last_visit_s,
+                    self.last_intent_s,
+                    self.timeline_ready_s,
+                ],
+                "touches_at_last_inbound": self.touches_at_last_inbound,
+                "last_call_outcome": self.last_call_outcome,
+                "opted_out": sorted(self.opted_out),
+                "closed": self.closed,
+                "recent": [self.recent_visits, self.recent_inbound],
+                "last_key": [self.last_key[0], self.last_key[1]],
+            },
+            allow_nan=True,
+        )
+
+    @classmethod
+    def from_json(cls, profile: LeadProfile, text: str) -> LeadFold:
+        data = json.loads(text)
+        fold = cls.__new__(cls)
+        fold.profile = profile
+        fold.counts = {str(k): int(v) for k, v in data["counts"].items()}
+        fold.pages = set(data["pages"])
+        fold.replies = [float(v) for v in data["replies"]]
+        fold.answered = int(data["answered"])
+        fold.text_pending, fold.email_pending = (float(v) for v in data["pending"])
+        (
+            fold.last_touch_s,
+            fold.last_inbound_s,
+            fold.last_visit_s,
+            fold.last_intent_s,
+            fold.timeline_ready_s,
+        ) = (float(v) for v in data["moments"])
+        fold.touches_at_last_inbound = int(data["touches_at_last_inbound"])
+        fold.last_call_outcome = str(data["last_call_outcome"])
+        fold.opted_out = set(data["opted_out"])
+        fold.closed = bool(data["closed"])
+        fold.recent_visits = [float(v) for v in data["recent"][0]]
+        fold.recent_inbound = [float(v) for v in data["recent"][1]]
+        fold.last_key = (float(data["last_key"][0]), str(data["last_key"][1]))
+        return fold
+
+
+def _remember(moments: list[float], t_s: float, days: int) -> None:
+    """Append a moment; drop those that can no longer fall in a window of this many days."""
+    moments.append(t_s)
+    horizon = t_s - days * SECONDS_PER_DAY
+    drop = bisect.bisect_right(moments, horizon)
+    drop = max(drop, len(moments) - RECENT_MOMENTS_MAX)
+    if drop > 0:
+        del moments[:drop]
+
+
+def _within(moments: list[float], at_s: float, days: int) -> list[float]:
+    """The moments in (at_s - days, at_s]: what the row's windows can still see."""
+    start = bisect.bisect_right(moments, at_s - days * SECONDS_PER_DAY)
+    return moments[start:]
+
+
+# -- inputs ------------------------------------------------------------------------------------
 
 
 def _require(frame: pd.DataFrame, table: str, columns: Iterable[str]) -> None:
@@ -174,8 +451,10 @@ def _require(frame: pd.DataFrame, table: str, columns: Iterable[str]) -> None:
         )
 
 
-def _utc_ns(values: pd.Series, where: str) -> IntArray:
-    """Nanoseconds since the epoch of a tz-aware datetime column (NaT -> error)."""
+def _epoch_s(values: pd.Series, where: str, *, up: bool = False) -> FloatArray:
+    """Seconds since the epoch of a tz-aware datetime column (NaT -> error), at microsecond
+    precision (as SQL stores them): rounded down, or ``up`` for event times, so an event a
+    nanosecond after an as-of instant never reads as at or before it."""
     if not isinstance(values.dtype, pd.DatetimeTZDtype):
         raise FeatureInputError(
             f"{where} must be tz-aware datetimes (got {values.dtype}); "
@@ -184,526 +463,244 @@ def _utc_ns(values: pd.Series, where: str) -> IntArray:
     converted = values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
     if converted.isna().any():
         raise FeatureInputError(f"{where} has empty timestamps (row {converted.isna().idxmax()})")
-    return np.asarray(converted.to_numpy(dtype="datetime64[ns]").view(np.int64), dtype=np.int64)
+    ns = converted.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    micros = -(-ns // 1000) if up else ns // 1000
+    return np.asarray(micros, dtype=np.float64) / 1e6  # microsecond-exact seconds
 
 
-def _codes(values: pd.Series, categories: tuple[str, ...]) -> npt.NDArray[np.int8]:
-    """Category codes (-1 for empty or unknown values); hashes each distinct value once."""
-    return _index_of(values, pd.Index(categories)).astype(np.int8)
+def _text(values: pd.Series) -> list[str]:
+    return [str(v) for v in values.astype(object).where(values.notna(), "").tolist()]
 
 
-def _index_of(values: pd.Series, index: pd.Index) -> IntArray:
-    """Position of each value in ``index`` (-1 when absent or empty)."""
-    codes, uniques = pd.factorize(values)  # empty values get code -1
-    lookup = np.append(index.get_indexer(pd.Index(uniques, dtype=object)), -1)
-    return np.asarray(lookup[codes], dtype=np.int64)  # code -1 (empty) picks the appended -1
+def _optional(frame: pd.DataFrame, column: str) -> list[str]:
+    if column in frame.columns:
+        return _text(frame[column])
+    return [""] * len(frame)
 
 
-def _text(values: pd.Series) -> npt.NDArray[np.object_]:
-    """Plain str objects with '' for empty: cheap to gather, easy to compare."""
-    return values.astype(object).where(values.notna(), "").to_numpy(dtype=object)
+def lead_profiles(leads: pd.DataFrame) -> dict[str, LeadProfile]:
+    """Each lead's profile by lead_id, checked (FeatureInputError names the lead and column)."""
+    _require(
+        leads,
+        "leads",
+        ("lead_id", "officer_id", "created_at", "source", "loan_type", "loan_amount_usd"),
+    )
+    ids = _text(leads["lead_id"])
+    seen: set[str] = set()
+    for lead_id in ids:
+        if lead_id in seen:
+            raise FeatureInputError(
+                f"leads has lead_id '{lead_id}' more than once; pass one row per lead"
+            )
+        seen.add(lead_id)
+    columns: dict[str, list[str]] = {}
+    for column, categories in _LEAD_CATEGORIES.items():
+        text = _optional(leads, column) if column in leads.columns else ["unknown"] * len(leads)
+        if column == "credit_band":
+            text = [t or "unknown" for t in text]
+        allowed = set(categories)
+        for lead_id, value in zip(ids, text, strict=True):
+            if value not in allowed:
+                raise FeatureInputError(
+                    f"leads.{column} of lead '{lead_id}' is '{value}'; "
+                    f"expected one of {list(categories)}"
+                )
+        columns[column] = text
+    created = _epoch_s(leads["created_at"], "leads.created_at")
+    amount = leads["loan_amount_usd"].to_numpy(dtype=np.float64, na_value=np.nan)
+    rate = (
+        leads["quoted_rate_pct"].to_numpy(dtype=np.float64, na_value=np.nan)
+        if "quoted_rate_pct" in leads.columns
+        else np.full(len(leads), np.nan)
+    )
+    statements = _optional(leads, "timeline_statement")
+    officers = _text(leads["officer_id"])
+    return {
+        lead_id: LeadProfile(
+            lead_id=lead_id,
+            officer_id=officers[i],
+            created_s=float(created[i]),
+            source=columns["source"][i],
+            loan_type=columns["loan_type"][i],
+            credit_band=columns["credit_band"][i],
+            loan_amount_usd=float(amount[i]),
+            quoted_rate_pct=float(rate[i]),
+            timeline_statement=statements[i],
+        )
+        for i, lead_id in enumerate(ids)
+    }
 
 
 @dataclass(frozen=True, slots=True)
-class _Leads:
-    lead_id: npt.NDArray[np.object_]
-    officer_id: npt.NDArray[np.object_]
-    created_ns: IntArray
-    source: npt.NDArray[np.object_]
-    loan_type: npt.NDArray[np.object_]
-    credit_band: npt.NDArray[np.object_]
-    loan_amount_usd: FloatArray
-    quoted_rate_pct: FloatArray
-    timeline_statement: npt.NDArray[np.object_]
+class EventColumns:
+    """Events as plain Python columns, sorted by (lead_id, occurred_at, event_id)."""
+
+    lead_id: list[str]
+    t_s: list[float]
+    event_id: list[str]
+    kind: list[str]
+    channel: list[str]
+    outcome: list[str]
+    topic: list[str]
+    page: list[str]
+    text: list[str]
 
     def __len__(self) -> int:
         return len(self.lead_id)
 
-
-def _prepare_leads(leads: pd.DataFrame) -> _Leads:
-    required = ("lead_id", "officer_id", "created_at", "source", "loan_type")
-    _require(leads, "leads", (*required, "loan_amount_usd", "quoted_rate_pct"))
-    lead_id = _text(leads["lead_id"])
-    duplicated = pd.Series(lead_id).duplicated()
-    if duplicated.any():
-        raise FeatureInputError(
-            f"leads has lead_id '{lead_id[duplicated.to_numpy().argmax()]}' more than once; "
-            "pass one row per lead"
-        )
-    columns: dict[str, npt.NDArray[np.object_]] = {}
-    for column, categories in _LEAD_CATEGORIES.items():
-        values = leads[column] if column in leads.columns else pd.Series("unknown", leads.index)
-        text = _text(values)
-        if column == "credit_band":
-            text[text == ""] = "unknown"
-        bad = ~pd.Series(text).isin(categories).to_numpy()
-        if bad.any():
-            row = int(bad.argmax())
-            raise FeatureInputError(
-                f"leads.{column} of lead '{lead_id[row]}' is '{text[row]}'; "
-                f"expected one of {list(categories)}"
-            )
-        columns[column] = text
-    statement = (
-        _text(leads["timeline_statement"])
-        if "timeline_statement" in leads.columns
-        else np.full(len(leads), "", dtype=object)
-    )
-    return _Leads(
-        lead_id=lead_id,
-        officer_id=_text(leads["officer_id"]),
-        created_ns=_utc_ns(leads["created_at"], "leads.created_at"),
-        source=columns["source"],
-        loan_type=columns["loan_type"],
-        credit_band=columns["credit_band"],
-        loan_amount_usd=leads["loan_amount_usd"].to_numpy(dtype=np.float64, na_value=np.nan),
-        quoted_rate_pct=leads["quoted_rate_pct"].to_numpy(dtype=np.float64, na_value=np.nan),
-        timeline_statement=statement,
-    )
+    def runs(self) -> Iterator[tuple[str, int, int]]:
+        """(lead_id, start, stop) of each lead's events."""
+        start = 0
+        ids = self.lead_id
+        for i in range(1, len(ids) + 1):
+            if i == len(ids) or ids[i] != ids[start]:
+                yield ids[start], start, i
+                start = i
 
 
-@dataclass(frozen=True, slots=True)
-class _Events:
-    """The events of known leads, sorted by (lead, time): parallel arrays."""
-
-    lead: IntArray
-    t_ns: IntArray
-    kind: npt.NDArray[np.int8]
-    channel: npt.NDArray[np.int8]
-    outcome: npt.NDArray[np.int8]
-    topic: npt.NDArray[np.int8]
-    page: npt.NDArray[np.object_]
-    text: npt.NDArray[np.object_]
-
-    def __len__(self) -> int:
-        return len(self.lead)
-
-    def of(self, *types: EventType) -> BoolArray:
-        codes = [_EVENT_TYPES.index(t) for t in types]
-        return np.isin(self.kind, codes)
-
-
-def _optional(events: pd.DataFrame, column: str) -> pd.Series:
-    if column in events.columns:
-        return events[column]
-    return pd.Series(pd.NA, index=events.index, dtype="string")
-
-
-def _prepare_events(events: pd.DataFrame, leads: _Leads) -> _Events:
-    """Validate, keep events of known leads, and return them unsorted (sorting needs ranks)."""
+def event_columns(events: pd.DataFrame, leads: Iterable[str] | None = None) -> EventColumns:
+    """Check and sort an events frame for folding (FeatureInputError names the bad event);
+    with ``leads``, only those leads' events (a caller may pass a whole log)."""
     _require(events, "events", ("lead_id", "occurred_at", "event_type"))
-    lead = _index_of(events["lead_id"], pd.Index(leads.lead_id))
-    known = lead >= 0
-    events = events.loc[known]
-    event_ids = _optional(events, "event_id")
-    kind = _codes(events["event_type"], _EVENT_TYPES)
-    if (kind < 0).any():
-        row = int((kind < 0).argmax())
-        raise FeatureInputError(
-            f"event '{event_ids.iloc[row]}' has event_type '{events['event_type'].iloc[row]}'; "
-            f"expected one of {list(_EVENT_TYPES)}"
-        )
-    outcome = _codes(_optional(events, "call_outcome"), _CALL_OUTCOMES)
-    bad_call = (kind == _EVENT_TYPES.index(EventType.CALL)) & (outcome < 0)
-    if bad_call.any():
-        row = int(bad_call.argmax())
-        raise FeatureInputError(
-            f"call event '{event_ids.iloc[row]}' has no valid call_outcome; "
-            f"expected one of {list(_CALL_OUTCOMES)}"
-        )
-    return _Events(
-        lead=lead[known],
-        t_ns=_utc_ns(events["occurred_at"], "events.occurred_at"),
-        kind=kind,
-        channel=_codes(_optional(events, "channel"), _CHANNELS),
-        outcome=outcome,
-        topic=_codes(_optional(events, "question_topic"), _TOPICS),
-        page=_text(_optional(events, "page")),
-        text=_text(_optional(events, "text")),
+    if leads is not None:
+        events = events.loc[events["lead_id"].astype(str).isin(set(leads)).to_numpy()]
+    lead_id = _text(events["lead_id"])
+    t_s = _epoch_s(events["occurred_at"], "events.occurred_at", up=True)
+    event_id = _text(events["event_id"]) if "event_id" in events.columns else [""] * len(events)
+    kind = _text(events["event_type"])
+    outcome = _optional(events, "call_outcome")
+    for i, value in enumerate(kind):
+        if value not in _EVENT_TYPES:
+            raise FeatureInputError(
+                f"event '{event_id[i]}' has event_type '{value}'; "
+                f"expected one of {sorted(_EVENT_TYPES)}"
+            )
+        if value == EventType.CALL and outcome[i] not in _CALL_OUTCOMES:
+            raise FeatureInputError(
+                f"call event '{event_id[i]}' has no valid call_outcome; "
+                f"expected one of {sorted(_CALL_OUTCOMES)}"
+            )
+    order = sorted(range(len(lead_id)), key=lambda i: (lead_id[i], t_s[i], event_id[i]))
+    channel, topic = _optional(events, "channel"), _optional(events, "question_topic")
+    page, text = _optional(events, "page"), _optional(events, "text")
+
+    def pick(values: list[Any]) -> list[Any]:
+        return [values[i] for i in order]
+
+    return EventColumns(
+        lead_id=pick(lead_id),
+        t_s=[float(t_s[i]) for i in order],
+        event_id=pick(event_id),
+        kind=pick(kind),
+        channel=pick(channel),
+        outcome=pick(outcome),
+        topic=pick(topic),
+        page=pick(page),
+        text=pick(text),
     )
 
 
-def _sorted_events(events: _Events, order: IntArray) -> _Events:
-    return _Events(
-        lead=events.lead[order],
-        t_ns=events.t_ns[order],
-        kind=events.kind[order],
-        channel=events.channel[order],
-        outcome=events.outcome[order],
-        topic=events.topic[order],
-        page=events.page[order],
-        text=events.text[order],
-    )
+# -- folding many leads --------------------------------------------------------------------------
 
 
-def _market_rate_at(rates: pd.DataFrame, as_of_ns: IntArray) -> FloatArray:
-    """The 30-year rate dated on or before each as-of's date (NaN when none is known yet)."""
-    _require(rates, "rates", ("date", "rate_30y_pct"))
-    known = rates.loc[rates["rate_30y_pct"].notna()]
-    try:
-        dates = pd.to_datetime(known["date"].astype(str), format="%Y-%m-%d", utc=True)
-    except ValueError as error:
-        raise FeatureInputError(f"rates.date must be 'YYYY-MM-DD': {error}") from error
-    by_date = (
-        pd.DataFrame({"t": dates.to_numpy(dtype="datetime64[ns]").view(np.int64)})
-        .assign(rate=known["rate_30y_pct"].to_numpy(dtype=np.float64))
-        .drop_duplicates("t", keep="last")
-        .sort_values("t")
-    )
-    # A rate dated D is known from D 00:00 UTC on.
-    position = np.searchsorted(by_date["t"].to_numpy(), as_of_ns, side="right") - 1
-    values = by_date["rate"].to_numpy()
-    return np.where(
-        position >= 0, values[np.maximum(position, 0)] if len(values) else np.nan, np.nan
-    )
+@dataclass
+class FoldResult:
+    """Stored rows (ROW_KEY_COLUMNS + STORED_COLUMNS) and each folded lead's final state."""
+
+    rows: pd.DataFrame
+    states: dict[str, LeadFold]
 
 
-# -- point-in-time positions --------------------------------------------------------------------
-
-
-def _cumulative(flag: BoolArray) -> IntArray:
-    """cum[i] = number of flagged events among the first i (length n + 1)."""
-    out = np.zeros(len(flag) + 1, dtype=np.int64)
-    np.cumsum(flag, out=out[1:])
-    return out
-
-
-def _last_flagged(flag: BoolArray) -> IntArray:
-    """last[i] = index of the last flagged event among the first i, or -1 (length n + 1)."""
-    out = np.full(len(flag) + 1, -1, dtype=np.int64)
-    out[1:] = np.maximum.accumulate(np.where(flag, np.arange(len(flag)), -1))
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Rows:
-    """Where each snapshot row's lead's events start and where its as-of (and windows) fall."""
-
-    start: IntArray
-    at: IntArray
-    window_at: dict[int, IntArray]
-
-    def count(self, flag: BoolArray) -> IntArray:
-        cum = _cumulative(flag)
-        return cum[self.at] - cum[self.start]
-
-    def count_in_window(self, flag: BoolArray, days: int) -> IntArray:
-        cum = _cumulative(flag)
-        return cum[self.at] - cum[self.window_at[days]]
-
-    def last(self, flag: BoolArray) -> IntArray:
-        """Index of the row's last flagged event at or before as_of, or -1."""
-        index = _last_flagged(flag)[self.at]
-        return np.where(index >= self.start, index, -1)
-
-
-def _keys(lead: IntArray, rank: IntArray) -> IntArray:
-    """One sortable int64 per (lead, time rank): exact, unlike a combined timestamp."""
-    return (lead.astype(np.int64) << 32) | rank
-
-
-def _time_of(index: IntArray, t_ns: IntArray) -> FloatArray:
-    """Epoch seconds of the indexed events, NaN where index is -1."""
-    if len(t_ns) == 0:
-        return np.full(len(index), np.nan)
-    return np.where(index >= 0, t_ns[np.maximum(index, 0)] / NS_PER_SECOND, np.nan)
-
-
-def _ratio(numerator: IntArray, denominator: IntArray) -> FloatArray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denominator > 0, numerator / np.maximum(denominator, 1), np.nan)
-
-
-# -- grid -------------------------------------------------------------------------------------
-
-
-def _closed_ns(events: _Events, n_leads: int) -> IntArray:
-    """When each lead stops being open (application or opt-out of every channel); never = max."""
-    applied = np.full(n_leads, _NEVER, dtype=np.int64)
-    done = events.of(EventType.APPLICATION_SUBMITTED, EventType.LOAN_FUNDED)
-    np.minimum.at(applied, events.lead[done], events.t_ns[done])
-    opted = np.full((n_leads, len(_CHANNELS)), _NEVER, dtype=np.int64)
-    opt_out = events.of(EventType.OPT_OUT) & (events.channel >= 0)
-    np.minimum.at(opted, (events.lead[opt_out], events.channel[opt_out]), events.t_ns[opt_out])
-    dnc = events.of(EventType.DNC_REQUEST)
-    for channel in (Channel.CALL, Channel.TEXT):
-        column = np.full(int(dnc.sum()), _CHANNELS.index(channel))
-        np.minimum.at(opted, (events.lead[dnc], column), events.t_ns[dnc])
-    closed: IntArray = np.minimum(applied, opted.max(axis=1))
-    return closed
-
-
-def _as_of_grid(
-    leads: _Leads,
-    events: _Events,
-    as_of_times: pd.DatetimeIndex | None,
-    start: datetime | pd.Timestamp | None,
-    end: datetime | pd.Timestamp | None,
-) -> IntArray:
-    if as_of_times is not None:
-        grid = _utc_ns(pd.Series(pd.DatetimeIndex(as_of_times)), "as_of_times")
-    elif len(leads) == 0:
-        grid = np.empty(0, dtype=np.int64)
-    else:
-        first = leads.created_ns.min() // NS_PER_DAY * NS_PER_DAY
-        last_event = events.t_ns.max() if len(events) else leads.created_ns.max()
-        last = last_event // NS_PER_DAY * NS_PER_DAY
-        grid = np.arange(first, last + 1, NS_PER_DAY, dtype=np.int64)
-    if start is not None:
-        grid = grid[grid >= _timestamp_ns(start, "start")]
-    if end is not None:
-        grid = grid[grid <= _timestamp_ns(end, "end")]
-    return np.unique(grid)
-
-
-def _timestamp_ns(moment: datetime | pd.Timestamp, name: str) -> int:
-    stamp = pd.Timestamp(moment)
-    if stamp.tzinfo is None:
-        raise FeatureInputError(f"{name} has no time zone; pass e.g. pd.Timestamp(..., tz='UTC')")
-    return int(stamp.tz_convert("UTC").value)
-
-
-# -- feature groups -----------------------------------------------------------------------------
-
-
-def _web_features(ev: _Events, rows: _Rows) -> dict[str, npt.NDArray[Any]]:
-    visit = ev.of(EventType.WEB_VISIT)
-    out: dict[str, npt.NDArray[Any]] = {
-        f"web_visits_{days}d": rows.count_in_window(visit, days) for days in WINDOW_DAYS
-    }
-    # A page's first visit by the lead: (lead, page) pairs are unique at their first index.
-    paged = np.flatnonzero(visit & (ev.page != ""))
-    page_code = pd.factorize(ev.page[paged])[0].astype(np.int64)
-    _, first = np.unique((ev.lead[paged] << 32) | page_code, return_index=True)
-    first_visit = np.zeros(len(ev), dtype=bool)
-    first_visit[paged[first]] = True
-    out["distinct_pages"] = rows.count(first_visit)
-    out["last_visit_at_epoch_s"] = _time_of(rows.last(visit), ev.t_ns)
-    return out
-
-
-def _message_features(ev: _Events, rows: _Rows) -> dict[str, npt.NDArray[Any]]:
-    sent = rows.count(ev.of(EventType.EMAIL_SENT))
-    opened = rows.count(ev.of(EventType.EMAIL_OPENED))
-    clicked = rows.count(ev.of(EventType.EMAIL_CLICKED))
-    return {
-        "emails_sent": sent,
-        "emails_opened": opened,
-        "emails_clicked": clicked,
-        "email_open_rate": _ratio(opened, sent),
-        "email_click_rate": _ratio(clicked, sent),
-        "texts_sent": rows.count(ev.of(EventType.TEXT_SENT)),
-        "texts_replied": rows.count(ev.of(EventType.TEXT_REPLIED)),
-    }
-
-
-def _first_replies(ev: _Events, lead_start: IntArray) -> tuple[BoolArray, FloatArray]:
-    """Which events are a touch's first reply, and that reply's minutes since the touch."""
-    is_reply = np.zeros(len(ev), dtype=bool)
-    minutes = np.full(len(ev), np.nan)
-    pairs = ((EventType.TEXT_SENT, EventType.TEXT_REPLIED), (EventType.EMAIL_SENT,
-             EventType.EMAIL_CLICKED))  # fmt: skip
-    for touch_type, reply_type in pairs:
-        replies = np.flatnonzero(ev.of(reply_type))
-        touch = _last_flagged(ev.of(touch_type))[replies + 1]
-        answered = touch >= lead_start[ev.lead[replies]]  # a touch of this lead precedes it
-        replies, touch = replies[answered], touch[answered]
-        first = np.ones(len(touch), dtype=bool)
-        first[1:] = touch[1:] != touch[:-1]
-        replies, touch = replies[first], touch[first]
-        is_reply[replies] = True
-        minutes[replies] = (ev.t_ns[replies] - ev.t_ns[touch]) / (60 * NS_PER_SECOND)
-    return is_reply, minutes
-
-
-def _reply_features(
-    ev: _Events, rows: _Rows, lead_start: IntArray, touches_total: npt.NDArray[Any]
-) -> dict[str, npt.NDArray[Any]]:
-    is_reply, minutes = _first_replies(ev, lead_start)
-    replies = np.flatnonzero(is_reply)
-    median_so_far = np.full(len(ev), np.nan)
-    if len(replies):
-        expanding = (
-            pd.Series(minutes[replies]).groupby(ev.lead[replies], sort=True).expanding().median()
-        )
-        median_so_far[replies] = expanding.droplevel(0).sort_index().to_numpy()
-    last_reply = rows.last(is_reply)
-    valid = last_reply >= 0
-    safe = np.maximum(last_reply, 0)
-    answered_call = ev.of(EventType.CALL) & np.isin(
-        ev.outcome, [_CALL_OUTCOMES.index(o) for o in ANSWERED_CALL_OUTCOMES]
-    )
-    answered = rows.count(is_reply | answered_call)
-    return {
-        "reply_minutes_median": np.where(valid, median_so_far[safe] if len(ev) else 0.0, np.nan),
-        "reply_minutes_last": np.where(valid, minutes[safe] if len(ev) else 0.0, np.nan),
-        "touches_answered_share": _ratio(answered, touches_total),
-    }
-
-
-def _question_features(ev: _Events, rows: _Rows) -> dict[str, npt.NDArray[Any]]:
-    asked = ev.of(EventType.QUESTION_ASKED)
-    out: dict[str, npt.NDArray[Any]] = {"questions_total": rows.count(asked)}
-    for index, topic in enumerate(_TOPICS):
-        out[f"questions_{topic}"] = rows.count(asked & (ev.topic == index))
-    return out
-
-
-def _touch_features(ev: _Events, rows: _Rows) -> dict[str, npt.NDArray[Any]]:
-    touch = ev.of(*OUTBOUND_EVENT_TYPES)
-    inbound = ev.of(*INBOUND_EVENT_TYPES)
-    call = ev.of(EventType.CALL)
-    last_inbound = rows.last(inbound)
-    touches = _cumulative(touch)
-    since = np.where(last_inbound >= 0, last_inbound + 1, rows.start)
-    last_call = rows.last(call)
-    outcome_code = np.zeros(len(rows.at), dtype=np.int64)  # 0: "none"
-    if len(ev):
-        outcome_code = np.where(last_call >= 0, ev.outcome[np.maximum(last_call, 0)] + 1, 0)
-    intent = (ev.of(EventType.WEB_VISIT) & _intent_page(ev.page)) | (
-        ev.of(EventType.QUESTION_ASKED) & (ev.topic == _TOPICS.index(QuestionTopic.PRE_APPROVAL))
-    )
-    return {
-        "touches_total": touches[rows.at] - touches[rows.start],
-        "touches_call": rows.count(call),
-        "touches_text": rows.count(ev.of(EventType.TEXT_SENT)),
-        "touches_email": rows.count(ev.of(EventType.EMAIL_SENT)),
-        "touches_since_last_inbound": touches[rows.at] - touches[since],
-        "last_call_outcome": np.asarray(LAST_CALL_OUTCOMES, dtype=object)[outcome_code],
-        "inbound_7d": rows.count_in_window(inbound, 7),
-        "last_touch_at_epoch_s": _time_of(rows.last(touch), ev.t_ns),
-        "last_inbound_at_epoch_s": _time_of(last_inbound, ev.t_ns),
-        "last_intent_at_epoch_s": _time_of(rows.last(intent), ev.t_ns),
-    }
-
-
-def _intent_page(pages: npt.NDArray[np.object_]) -> BoolArray:
-    codes, unique = pd.factorize(pages)
-    matches = np.array([bool(APPLICATION_INTENT_PAGE.search(p)) for p in unique], dtype=bool)
-    return matches[codes] if len(unique) else np.zeros(len(pages), dtype=bool)
-
-
-def _timeline_ready(
-    leads: _Leads, ev: _Events, lead_rank: IntArray, event_rank: IntArray, rows_key: IntArray
-) -> FloatArray:
-    """ready_at (epoch s) of the latest timing statement at or before each row's as-of."""
-    statements = np.flatnonzero(ev.of(EventType.STATEMENT) & (ev.text != ""))
-    lead = np.concatenate([np.arange(len(leads), dtype=np.int64), ev.lead[statements]])
-    rank = np.concatenate([lead_rank, event_rank[statements]])
-    t_ns = np.concatenate([leads.created_ns, ev.t_ns[statements]])
-    text = np.concatenate([leads.timeline_statement, ev.text[statements]])
-    ready = np.full(len(text), np.nan)
-    about_timing = np.zeros(len(text), dtype=bool)
-    for i in np.flatnonzero(text != ""):
-        stated_at = _EPOCH + timedelta(microseconds=int(t_ns[i]) // 1000)
-        parsed = parse_timeline(str(text[i]), stated_at)
-        about_timing[i] = parsed.rule != "unknown"
-        if parsed.ready_at is not None:
-            ready[i] = parsed.ready_at.timestamp()
-    keep = np.flatnonzero(about_timing)
-    keys = _keys(lead[keep], rank[keep])
-    order = np.argsort(keys, kind="stable")  # ties: the lead's own statement, then events
-    keys, ready = keys[order], ready[keep][order]
-    if len(keys) == 0:
-        return np.full(len(rows_key), np.nan)
-    position = np.maximum(np.searchsorted(keys, rows_key, side="right") - 1, 0)
-    same_lead = (keys[position] >> 32) == (rows_key >> 32)
-    same_lead &= keys[position] <= rows_key
-    return np.where(same_lead, ready[position], np.nan)
-
-
-# -- public API ---------------------------------------------------------------------------------
-
-
-def build_snapshots(
-    leads: pd.DataFrame,
-    events: pd.DataFrame,
-    rates: pd.DataFrame,
+def fold_leads(
+    profiles: Mapping[str, LeadProfile],
+    events: EventColumns,
     *,
-    as_of_times: pd.DatetimeIndex | None = None,
-    start: datetime | pd.Timestamp | None = None,
-    end: datetime | pd.Timestamp | None = None,
-) -> pd.DataFrame:
-    """Stored features of every open lead at each as-of time.
+    states: Mapping[str, LeadFold] | None = None,
+    lead_ids: Iterable[str] | None = None,
+    last_row_only: bool = False,
+) -> FoldResult:
+    """Fold each lead's events into stored rows, one per change.
 
-    Default as-of times: every day at 00:00 UTC from the first lead's creation day to the last
-    event's day; ``as_of_times`` replaces them; ``start``/``end`` (inclusive) bound either.
-    Returns SNAPSHOT_KEY_COLUMNS + STORED_COLUMNS, one row per (open lead, as-of), ordered by
-    lead (as in ``leads``) then as-of.
+    Leads: ``lead_ids`` (default: every profile). A lead with a state in ``states`` continues
+    from it with ``events`` (all later than the state's last event: the caller refolds a lead
+    whose new events are older); a lead without starts at its creation with a row there.
+    Events of unknown leads are ignored. ``last_row_only`` keeps each lead's newest row only
+    (the online store's value). Rows come ordered by lead, then changed_at.
     """
-    lead_table = _prepare_leads(leads)
-    raw = _prepare_events(events, lead_table)
-    grid = _as_of_grid(lead_table, raw, as_of_times, start, end)
+    states = states or {}
+    runs = {lead_id: (start, stop) for lead_id, start, stop in events.runs()}
+    wanted = list(profiles) if lead_ids is None else list(dict.fromkeys(lead_ids))
+    out_rows: list[tuple[Any, ...]] = []
+    out_keys: list[tuple[str, str, float]] = []
+    finals: dict[str, LeadFold] = {}
+    for lead_id in sorted(wanted):
+        profile = profiles.get(lead_id)
+        if profile is None:
+            continue
+        fold = states.get(lead_id)
+        lead_rows: list[tuple[tuple[str, str, float], tuple[Any, ...]]] = []
+        creation = fold is None  # a new lead gets a row at its creation
+        if fold is None:
+            fold = LeadFold(profile)
+        created_key = (lead_id, profile.officer_id, profile.created_s)
+        start, stop = runs.get(lead_id, (0, 0))
+        for i in range(start, stop):
+            t_s = max(events.t_s[i], profile.created_s)
+            if creation and t_s > profile.created_s:
+                lead_rows.append((created_key, fold.row(profile.created_s)))
+            creation = False  # written above, or replaced by this moment's row
+            fold.apply(
+                t_s,
+                events.event_id[i],
+                events.kind[i],
+                events.channel[i],
+                events.outcome[i],
+                events.topic[i],
+                events.page[i],
+                events.text[i],
+            )
+            if i + 1 < stop and events.t_s[i + 1] <= t_s:
+                continue  # the next event shares this moment: one row for the moment
+            lead_rows.append(((lead_id, profile.officer_id, t_s), fold.row(t_s)))
+        if creation:
+            lead_rows.append((created_key, fold.row(profile.created_s)))
+        if last_row_only:
+            lead_rows = lead_rows[-1:]
+        for key, row in lead_rows:
+            out_keys.append(key)
+            out_rows.append(row)
+        finals[lead_id] = fold
+    return FoldResult(rows=stored_rows_frame(out_keys, out_rows), states=finals)
 
-    closed = _closed_ns(raw, len(lead_table))
-    first = np.searchsorted(grid, lead_table.created_ns, side="left")
-    stop = np.searchsorted(grid, closed, side="left")
-    per_lead = np.maximum(stop - first, 0)
-    row_lead = np.repeat(np.arange(len(lead_table), dtype=np.int64), per_lead)
-    offsets = np.repeat(first - (np.cumsum(per_lead) - per_lead), per_lead)
-    as_of_index = np.arange(len(row_lead), dtype=np.int64) + offsets
 
-    # Exact (lead, time) keys: rank every moment we compare, then pack lead and rank in an int64.
-    moments = [raw.t_ns, lead_table.created_ns, grid]
-    moments += [grid - days * NS_PER_DAY for days in WINDOW_DAYS]
-    universe = np.unique(np.concatenate(moments))
-    if len(universe) >= 2**32 or len(lead_table) >= 2**31:
-        raise FeatureInputError("too many distinct timestamps or leads for one build; split it")
-    event_rank = np.searchsorted(universe, raw.t_ns).astype(np.int64)
-    order = np.argsort(_keys(raw.lead, event_rank), kind="stable")
-    ev = _sorted_events(raw, order)
-    event_rank = event_rank[order]
-    event_keys = _keys(ev.lead, event_rank)
-    lead_start = np.searchsorted(
-        event_keys, np.arange(len(lead_table), dtype=np.int64) << 32, side="left"
-    )
-
-    def position(moment_ns: IntArray) -> IntArray:
-        rank = np.searchsorted(universe, moment_ns).astype(np.int64)
-        return np.searchsorted(event_keys, _keys(row_lead, rank[as_of_index]), side="right")
-
-    rows_key = _keys(row_lead, np.searchsorted(universe, grid).astype(np.int64)[as_of_index])
-    rows = _Rows(
-        start=lead_start[row_lead],
-        at=np.searchsorted(event_keys, rows_key, side="right"),
-        window_at={days: position(grid - days * NS_PER_DAY) for days in WINDOW_DAYS},
-    )
-
-    market_rate = _market_rate_at(rates, grid)
-    columns: dict[str, npt.NDArray[Any]] = {
-        "source": lead_table.source[row_lead],
-        "loan_type": lead_table.loan_type[row_lead],
-        "loan_amount_usd": lead_table.loan_amount_usd[row_lead],
-        "credit_band": lead_table.credit_band[row_lead],
-        "rate_gap_pct": lead_table.quoted_rate_pct[row_lead] - market_rate[as_of_index],
+def stored_rows_frame(
+    keys: list[tuple[str, str, float]], rows: list[tuple[Any, ...]]
+) -> pd.DataFrame:
+    """Typed frame of fold rows: ROW_KEY_COLUMNS + STORED_COLUMNS."""
+    seconds = np.fromiter((k[2] for k in keys), dtype=np.float64, count=len(keys))
+    frame: dict[str, Any] = {
+        "lead_id": pd.array([k[0] for k in keys], dtype="string"),
+        "officer_id": pd.array([k[1] for k in keys], dtype="string"),
+        "changed_at": pd.to_datetime(
+            np.round(seconds * 1e6).astype(np.int64), unit="us", utc=True
+        ).astype("datetime64[ns, UTC]"),
     }
-    columns |= _web_features(ev, rows)
-    columns |= _message_features(ev, rows)
-    columns |= _question_features(ev, rows)
-    touch_columns = _touch_features(ev, rows)
-    columns |= touch_columns
-    columns |= _reply_features(ev, rows, lead_start, touch_columns["touches_total"])
-    columns["created_at_epoch_s"] = lead_table.created_ns[row_lead] / NS_PER_SECOND
-    lead_rank = np.searchsorted(universe, lead_table.created_ns).astype(np.int64)
-    columns["timeline_ready_at_epoch_s"] = _timeline_ready(
-        lead_table, ev, lead_rank, event_rank, rows_key
-    )
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in STORED_COLUMNS]
+    for (name, dtype), values in zip(STORED_COLUMNS.items(), columns, strict=True):
+        if dtype == "string":
+            frame[name] = pd.array(list(values), dtype="string")
+        elif dtype == "list":
+            frame[name] = pd.Series(list(values), dtype=object)
+        else:
+            frame[name] = np.asarray(values, dtype=dtype)
+    return pd.DataFrame(frame)
 
-    frame: dict[str, object] = {
-        "lead_id": pd.array(lead_table.lead_id[row_lead], dtype="string"),
-        "officer_id": pd.array(lead_table.officer_id[row_lead], dtype="string"),
-        "as_of": pd.to_datetime(grid[as_of_index], unit="ns", utc=True),
-    }
-    for name, dtype in STORED_COLUMNS.items():
-        values = columns[name]
-        frame[name] = (
-            pd.array(values, dtype="string")
-            if dtype == "string"
-            else values.astype(dtype, copy=False)
-        )
-        del columns[name]  # hand each column over instead of holding two copies
-    # copy=False keeps each column its own block: no consolidation copy of a multi-GB grid.
-    return pd.DataFrame(frame, copy=False)
+
+def empty_rows() -> pd.DataFrame:
+    return stored_rows_frame([], [])
+
+
+# -- clock features ----------------------------------------------------------------------------
 
 
 def _epoch_seconds(values: pd.Series | pd.Timestamp | datetime, n_rows: int) -> FloatArray:
@@ -712,23 +709,48 @@ def _epoch_seconds(values: pd.Series | pd.Timestamp | datetime, n_rows: int) -> 
             raise FeatureInputError(f"as_of has {len(values)} values for {n_rows} stored rows")
         if isinstance(values.dtype, pd.DatetimeTZDtype):
             stamps = values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
-            seconds = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64) / NS_PER_SECOND
+            ns = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64)
+            seconds = (ns // 1000).astype(np.float64) / 1e6
             return np.where(stamps.isna().to_numpy(), np.nan, seconds)
         if pd.api.types.is_numeric_dtype(values.dtype):
             return values.to_numpy(dtype=np.float64, na_value=np.nan)  # already epoch seconds
         raise FeatureInputError(
             f"as_of must be tz-aware datetimes or epoch seconds (got {values.dtype})"
         )
-    return np.full(n_rows, _timestamp_ns(values, "as_of") / NS_PER_SECOND)
+    return np.full(n_rows, _timestamp_s(values, "as_of"))
+
+
+def _timestamp_s(moment: datetime | pd.Timestamp, name: str) -> float:
+    stamp = pd.Timestamp(moment)
+    if stamp.tzinfo is None:
+        raise FeatureInputError(f"{name} has no time zone; pass e.g. pd.Timestamp(..., tz='UTC')")
+    return float(stamp.tz_convert("UTC").value // 1000) / 1e6
 
 
 def _stored_float(stored: pd.DataFrame, column: str) -> FloatArray:
     if column not in stored.columns:
         raise FeatureInputError(
-            f"stored rows lack '{column}'; derive_clock_features needs {list(TIMESTAMP_COLUMNS)} "
-            "and inbound_7d (STORED_COLUMNS)"
+            f"stored rows lack '{column}'; derive_clock_features needs {list(CLOCK_INPUTS)} "
+            f"and {MARKET_RATE_COLUMN}"
         )
     return pd.to_numeric(stored[column]).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _window_counts(stored: pd.DataFrame, column: str, now_s: FloatArray, days: int) -> FloatArray:
+    """How many of each row's moments fall in (now - days, now]."""
+    if column not in stored.columns:
+        raise FeatureInputError(f"stored rows lack '{column}' (a list of moments)")
+    lists = [() if v is None or (isinstance(v, float) and v != v) else v for v in stored[column]]
+    lengths = np.fromiter((len(v) for v in lists), dtype=np.int64, count=len(lists))
+    if lengths.sum() == 0:
+        return np.zeros(len(lists))
+    flat = np.concatenate([np.asarray(v, dtype=np.float64) for v in lists if len(v)])
+    now = np.repeat(now_s, lengths)
+    inside = ((flat > now - days * SECONDS_PER_DAY) & (flat <= now)).astype(np.int64)
+    counts = np.zeros(len(lists))
+    owners = np.repeat(np.arange(len(lists)), lengths)
+    np.add.at(counts, owners, inside)
+    return counts
 
 
 def derive_clock_features(
@@ -736,11 +758,13 @@ def derive_clock_features(
 ) -> pd.DataFrame:
     """Clock features (CLOCK_COLUMNS) of stored rows at as_of: pure and vectorized.
 
-    ``as_of`` is one tz-aware moment or a Series aligned with ``stored`` by position (tz-aware
-    datetimes, or float epoch seconds as a Feast request field carries them). days_since_* are
-    (as_of - moment) in days, NaN when the moment is unknown, and never negative (a request a
-    moment before the stored row's last event reads 0). timeline_months is the months from as_of
-    to the stated ready date, floored at 0, NaN when unknown; the segments follow
+    ``stored`` carries CLOCK_INPUTS and MARKET_RATE_COLUMN (the market rate of the as-of day,
+    NaN when unknown). ``as_of`` is one tz-aware moment or a Series aligned with ``stored`` by
+    position (tz-aware datetimes, or float epoch seconds as a Feast request field carries them).
+    days_since_* are (as_of - moment) in days, NaN when the moment is unknown, and never
+    negative; windowed counts count the stored moments in (as_of - window, as_of];
+    timeline_months is the months from as_of to the stated ready date, floored at 0, NaN when
+    unknown; rate_gap_pct is the quoted rate minus the market rate; the segments follow
     features.segments.
     """
     now_s = _epoch_seconds(as_of, len(stored))
@@ -752,16 +776,22 @@ def derive_clock_features(
     timeline_months = np.maximum((ready_s - now_s) / SECONDS_PER_DAY / DAYS_PER_MONTH, 0.0)
     days_since_created = days_since("created_at_epoch_s")
     days_since_last_inbound = days_since("last_inbound_at_epoch_s")
-    clock = {
+    clock: dict[str, Any] = {
+        f"web_visits_{days}d": _window_counts(stored, "recent_visit_moments", now_s, days)
+        for days in WINDOW_DAYS
+    }
+    clock |= {
         "days_since_created": days_since_created,
         "days_since_last_touch": days_since("last_touch_at_epoch_s"),
         "days_since_last_inbound": days_since_last_inbound,
         "days_since_last_visit": days_since("last_visit_at_epoch_s"),
         "timeline_months": timeline_months,
         "timeline_segment": timeline_segments(timeline_months),
+        "rate_gap_pct": _stored_float(stored, "quoted_rate_pct")
+        - _stored_float(stored, MARKET_RATE_COLUMN),
         "engagement_tier": engagement_tiers(
             days_since_last_inbound,
-            _stored_float(stored, "inbound_7d"),
+            _window_counts(stored, "recent_inbound_moments", now_s, 7),
             days_since("last_intent_at_epoch_s"),
             days_since_created,
         ),
@@ -770,26 +800,92 @@ def derive_clock_features(
 
 
 def model_frame(stored_with_as_of: pd.DataFrame) -> pd.DataFrame:
-    """The model input (FEATURE_NAMES, in order) of stored rows that carry their ``as_of``.
-
-    ints are int64, floats float64, categories str; the index is the input's.
+    """The model input (FEATURE_NAMES, in order) of stored rows that carry their ``as_of`` and
+    MARKET_RATE_COLUMN. ints are int64, floats float64, categories str; the index is the input's.
     """
     _require(stored_with_as_of, "stored rows", ("as_of",))
     clock = derive_clock_features(stored_with_as_of, stored_with_as_of["as_of"])
+    return typed_features(stored_with_as_of, clock)
+
+
+def typed_features(stored: pd.DataFrame, clock: pd.DataFrame) -> pd.DataFrame:
+    """FEATURE_NAMES with the model's dtypes: stored features from ``stored``, the rest from
+    ``clock``."""
     columns: dict[str, object] = {}
     for name in FEATURE_NAMES:
-        source = clock if name in CLOCK_FEATURES else stored_with_as_of
+        source = clock if name in CLOCK_FEATURES else stored
         if name not in source.columns:
-            raise FeatureInputError(f"stored rows lack '{name}'; build them with build_snapshots()")
+            raise FeatureInputError(f"stored rows lack '{name}'; fold them with fold_leads()")
         kind = FEATURES_BY_NAME[name].kind
         values = source[name]
         if kind == "int":
-            columns[name] = values.to_numpy(dtype=np.int64)
+            columns[name] = pd.to_numeric(values).fillna(0).to_numpy(dtype=np.int64)
         elif kind == "float":
             columns[name] = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
         else:
             columns[name] = values.astype(str).to_numpy(dtype=object)
-    return pd.DataFrame(columns, index=stored_with_as_of.index, copy=False)
+    return pd.DataFrame(columns, index=stored.index, copy=False)
+
+
+# -- point in time -----------------------------------------------------------------------------
+
+
+def market_rates_by_day(rates: pd.DataFrame) -> pd.DataFrame:
+    """Rates as (rate_day: datetime64[ns, UTC] at 00:00, MARKET_RATE_COLUMN), one per day,
+    sorted: a rate dated D is known from D 00:00 UTC on."""
+    _require(rates, "rates", ("date", "rate_30y_pct"))
+    known = rates.loc[rates["rate_30y_pct"].notna()]
+    try:
+        days = pd.to_datetime(known["date"].astype(str), format="%Y-%m-%d", utc=True)
+    except ValueError as error:
+        raise FeatureInputError(f"rates.date must be 'YYYY-MM-DD': {error}") from error
+    frame = pd.DataFrame(
+        {
+            "rate_day": days.astype("datetime64[ns, UTC]").to_numpy(),
+            MARKET_RATE_COLUMN: known["rate_30y_pct"].to_numpy(dtype=np.float64),
+        }
+    )
+    frame["rate_day"] = pd.to_datetime(frame["rate_day"], utc=True)
+    return (
+        frame.drop_duplicates("rate_day", keep="last")
+        .sort_values("rate_day")
+        .reset_index(drop=True)
+    )
+
+
+def rows_as_of(
+    rows: pd.DataFrame, entities: pd.DataFrame, rates: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Point-in-time join in memory: each (lead_id, as_of) entity gets its lead's last stored
+    row with changed_at <= as_of and, with ``rates``, the market rate of as_of's day.
+
+    The same join Feast's offline store does, for code that folds in memory (the policy
+    backtest, tests). Returns the entities' columns plus STORED_COLUMNS (has_row False where
+    the lead had no row yet) and MARKET_RATE_COLUMN, in the entities' order.
+    """
+    _require(entities, "entities", ("lead_id", "as_of"))
+    left = entities.reset_index(drop=True).copy()
+    left["_row"] = np.arange(len(left))
+    left["_key"] = left["lead_id"].astype(str)
+    left["_t"] = pd.to_datetime(left["as_of"], utc=True).astype("datetime64[ns, UTC]")
+    right = rows.drop(columns=["officer_id"], errors="ignore").rename(columns={"lead_id": "_key"})
+    right["_key"] = right["_key"].astype(str)
+    right["_t"] = right.pop("changed_at").astype("datetime64[ns, UTC]")
+    right["has_row"] = True
+    joined = pd.merge_asof(
+        left.sort_values("_t"),
+        right.sort_values("_t"),
+        on="_t",
+        by="_key",
+        direction="backward",
+        allow_exact_matches=True,
+    )
+    joined["has_row"] = joined["has_row"].astype("boolean").fillna(False).astype(bool)
+    if rates is not None:
+        by_day = market_rates_by_day(rates).rename(columns={"rate_day": "_t"})
+        joined = pd.merge_asof(joined.sort_values("_t"), by_day, on="_t", direction="backward")
+    joined = joined.sort_values("_row").reset_index(drop=True)
+    return joined.drop(columns=["_row", "_key", "_t"])
 
 
 def compute_features(
@@ -800,41 +896,111 @@ def compute_features(
 ) -> pd.DataFrame:
     """Model inputs (lead_id + FEATURE_NAMES) of every lead open at one as_of.
 
-    The same code path as the batch build: build_snapshots at one as-of, then model_frame.
+    The same code path as the stored rows: fold the events up to as_of, take each lead's row
+    as of then, derive the clock features.
     """
-    as_of_times = pd.DatetimeIndex([pd.Timestamp(_timestamp_ns(as_of, "as_of"), tz="UTC")])
-    snapshots = build_snapshots(leads, events, rates, as_of_times=as_of_times)
-    features = model_frame(snapshots)
-    features.insert(0, "lead_id", snapshots["lead_id"].astype(str).to_numpy(dtype=object))
+    _timestamp_s(as_of, "as_of")  # refuses a naive moment
+    joined = open_rows_at(leads, events, rates, [pd.Timestamp(as_of)])
+    features = model_frame(joined)
+    features.insert(0, "lead_id", joined["lead_id"].astype(str).to_numpy(dtype=object))
     return features.reset_index(drop=True)
 
 
-def label_snapshots(
-    snapshots: pd.DataFrame, events: pd.DataFrame, horizon_days: int = 30
+def label_entities(
+    entities: pd.DataFrame, events: pd.DataFrame, horizon_days: int = 30
 ) -> pd.Series:
-    """Did each snapshot's lead submit an application in (as_of, as_of + horizon_days]?"""
-    _require(snapshots, "snapshots", ("lead_id", "as_of"))
+    """Did each (lead_id, as_of) entity's lead submit an application in (as_of, as_of + horizon]?"""
+    _require(entities, "entities", ("lead_id", "as_of"))
     _require(events, "events", ("lead_id", "occurred_at", "event_type"))
     if horizon_days <= 0:
         raise FeatureInputError(f"horizon_days must be positive, got {horizon_days}")
     applied = events.loc[events["event_type"] == EventType.APPLICATION_SUBMITTED.value]
-    applied_lead = _text(applied["lead_id"])
-    lead_index = pd.Index(pd.unique(applied_lead))
-    app_lead = lead_index.get_indexer(pd.Index(applied_lead)).astype(np.int64)
-    app_t = _utc_ns(applied["occurred_at"], "events.occurred_at")
-    row_lead = lead_index.get_indexer(pd.Index(_text(snapshots["lead_id"]))).astype(np.int64)
-    as_of = _utc_ns(snapshots["as_of"], "snapshots.as_of")
-    horizon_end = as_of + horizon_days * NS_PER_DAY
-    universe = np.unique(np.concatenate([app_t, as_of, horizon_end]))
-    app_keys = np.sort(_keys(app_lead, np.searchsorted(universe, app_t).astype(np.int64)))
-    known = row_lead >= 0
-    lead = np.where(known, row_lead, 0)
-
-    def applications_up_to(moment: IntArray) -> IntArray:
-        rank = np.searchsorted(universe, moment).astype(np.int64)
-        return np.searchsorted(app_keys, _keys(lead, rank), side="right")
-
-    within = applications_up_to(horizon_end) - applications_up_to(as_of)
-    return pd.Series(
-        known & (within > 0), index=snapshots.index, name=f"applied_within_{horizon_days}d"
+    times: dict[str, list[float]] = {}
+    for lead_id, t in zip(
+        _text(applied["lead_id"]),
+        _epoch_s(applied["occurred_at"], "events.occurred_at", up=True),
+        strict=True,
+    ):
+        times.setdefault(lead_id, []).append(float(t))
+    for values in times.values():
+        values.sort()
+    as_of = _epoch_s(
+        pd.to_datetime(entities["as_of"], utc=True).astype("datetime64[ns, UTC]"), "as_of"
     )
+    horizon = horizon_days * SECONDS_PER_DAY
+    labels = np.zeros(len(entities), dtype=bool)
+    for k, (lead_id, t) in enumerate(zip(_text(entities["lead_id"]), as_of, strict=True)):
+        applied_at = times.get(lead_id)
+        if applied_at:
+            labels[k] = bisect.bisect_right(applied_at, t + horizon) > bisect.bisect_right(
+                applied_at, t
+            )
+    return pd.Series(labels, index=entities.index, name=f"applied_within_{horizon_days}d")
+
+
+def open_intervals(leads: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """When each lead is open: lead_id, officer_id, opened_at (creation) and closed_at (its
+    first application, or the opt-out that left no channel; NaT while still open)."""
+    profiles = lead_profiles(leads)
+    columns = event_columns(events)
+    closed: dict[str, float] = {}
+    for lead_id, start, stop in columns.runs():
+        opted: set[str] = set()
+        for i in range(start, stop):
+            kind = columns.kind[i]
+            if kind == EventType.OPT_OUT and columns.channel[i]:
+                opted.add(columns.channel[i])
+            elif kind == EventType.DNC_REQUEST:
+                opted.update((Channel.CALL.value, Channel.TEXT.value))
+            if kind in _CLOSING or opted >= _ALL_CHANNELS:
+                closed[lead_id] = columns.t_s[i]
+                break
+    ids = list(profiles)
+    return pd.DataFrame(
+        {
+            "lead_id": ids,
+            "officer_id": [profiles[i].officer_id for i in ids],
+            "opened_at": pd.to_datetime([profiles[i].created_s for i in ids], unit="s", utc=True),
+            "closed_at": pd.to_datetime([closed.get(i, np.nan) for i in ids], unit="s", utc=True),
+        }
+    )
+
+
+def open_rows_at(
+    leads: pd.DataFrame,
+    events: pd.DataFrame,
+    rates: pd.DataFrame,
+    as_of_times: Iterable[pd.Timestamp | datetime],
+) -> pd.DataFrame:
+    """Stored rows (with ``as_of`` and the market rate) of every lead open at each as-of time,
+    ordered by lead, then as-of: what model_frame() turns into model inputs.
+
+    The in-memory path for code that replays a history (the backtest, tests): one fold of the
+    events, then the point-in-time join, exactly as Feast's offline store joins.
+    """
+    profiles = lead_profiles(leads)
+    folded = fold_leads(profiles, event_columns(events, profiles)).rows
+    return open_rows_from(folded, rates, as_of_times)
+
+
+def open_rows_from(
+    rows: pd.DataFrame, rates: pd.DataFrame, as_of_times: Iterable[pd.Timestamp | datetime]
+) -> pd.DataFrame:
+    """open_rows_at() from stored rows already folded (fold_leads output or the offline store)."""
+    times = pd.DatetimeIndex([pd.Timestamp(t) for t in as_of_times])
+    if len(times) and times.tz is None:
+        raise FeatureInputError("as_of_times have no time zone; pass tz-aware instants")
+    officers = rows.drop_duplicates("lead_id").set_index(rows["lead_id"].astype(str).unique())
+    ids = officers.index.to_numpy(dtype=object)
+    entities = pd.DataFrame(
+        {
+            "lead_id": np.repeat(ids, len(times)),
+            "as_of": np.tile(times.tz_convert("UTC").to_numpy() if len(times) else [], len(ids)),
+        }
+    )
+    entities["as_of"] = pd.to_datetime(entities["as_of"], utc=True)
+    joined = rows_as_of(rows, entities, rates)
+    joined = joined.loc[joined["has_row"] & (joined["is_open"] == 1)].reset_index(drop=True)
+    officer_of = dict(zip(ids, officers["officer_id"].astype(str), strict=True))
+    joined.insert(1, "officer_id", joined["lead_id"].map(officer_of).astype(str))
+    return joined.drop(columns="has_row")

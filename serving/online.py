@@ -25,18 +25,27 @@ import numpy as np
 import pandas as pd
 
 from features.definitions import CLOCK_FEATURES, FEATURE_NAMES, FEATURES_BY_NAME
-from features.store import LeadFeatureStore
-from features.transforms import STORED_COLUMNS, TIMESTAMP_COLUMNS, derive_clock_features
+from features.store import RATE_SERIES, LeadFeatureStore
+from features.transforms import (
+    CLOCK_INPUTS,
+    MARKET_RATE_COLUMN,
+    STORED_COLUMNS,
+    derive_clock_features,
+)
 
 FEATURE_VIEW: Final = "lead_activity"
 """The Feast feature view holding the stored columns (features/feature_repo/lead_features.py)."""
 
-STORED_FIELDS: Final[tuple[str, ...]] = ("officer_id", *STORED_COLUMNS)
+STORED_FIELDS: Final[tuple[str, ...]] = ("officer_id", *STORED_COLUMNS, MARKET_RATE_COLUMN)
+"""A lead's stored row as the cache keeps it, with the market rate read beside it."""
 PRESENCE_FIELD: Final = "source"
 """A stored column every real row has (the lead's source): missing means Feast has no row."""
-
-CLOCK_INPUTS: Final[tuple[str, ...]] = (*TIMESTAMP_COLUMNS, "inbound_7d")
-"""The stored columns derive_clock_features reads."""
+OPEN_FIELD: Final = "is_open"
+"""A closed lead (applied, or opted out of every channel) reads as having no features."""
+_REFS: Final = [f"{FEATURE_VIEW}:{name}" for name in STORED_FIELDS[:-1]] + [
+    f"market_rates:{MARKET_RATE_COLUMN}"
+]
+_CLOCK_READS: Final[tuple[str, ...]] = (*CLOCK_INPUTS, MARKET_RATE_COLUMN)
 
 _Row = tuple[Any, ...]
 _POSITION: Final = {name: i for i, name in enumerate(STORED_FIELDS)}
@@ -130,16 +139,19 @@ class OnlineFeatureCache:
         return len(due)
 
     def _fetch(self, lead_ids: Sequence[str]) -> dict[str, _Row | None]:
-        refs = [f"{FEATURE_VIEW}:{name}" for name in STORED_FIELDS]
+        entity_rows = [{"lead_id": lead_id, "rate_series": RATE_SERIES} for lead_id in lead_ids]
         with self.store_lock:
             response = self.store.store.get_online_features(
-                features=refs, entity_rows=[{"lead_id": lead_id} for lead_id in lead_ids]
+                features=_REFS, entity_rows=entity_rows
             ).to_dict()
         columns = [response[name] for name in STORED_FIELDS]
-        present = response[PRESENCE_FIELD]
+        present = [
+            p is not None and o == 1
+            for p, o in zip(response[PRESENCE_FIELD], response[OPEN_FIELD], strict=True)
+        ]
         rows = zip(*columns, strict=True) if columns else iter(())
         return {
-            str(lead_id): (row if present[k] is not None else None)
+            str(lead_id): (row if present[k] else None)
             for k, (lead_id, row) in enumerate(zip(response["lead_id"], rows, strict=True))
         }
 
@@ -177,10 +189,7 @@ class OnlineFeatureCache:
         if not present:
             return out
         moments = pd.DataFrame(
-            {
-                name: np.asarray([row[_POSITION[name]] for _, row in present], dtype=np.float64)
-                for name in CLOCK_INPUTS
-            },
+            {name: [row[_POSITION[name]] for _, row in present] for name in _CLOCK_READS},
             copy=False,
         )
         seconds = as_of.astimezone(UTC).timestamp()
@@ -211,8 +220,10 @@ def stored_frame(lead_ids: Sequence[str], rows: Sequence[_Row | None]) -> pd.Dat
     }
     transposed = list(zip(*filled, strict=True)) if filled else [() for _ in STORED_FIELDS]
     for name, values in zip(STORED_FIELDS, transposed, strict=True):
-        dtype = STORED_COLUMNS.get(name, "string")
-        if dtype == "int64":
+        dtype = STORED_COLUMNS.get(name, "float64" if name == MARKET_RATE_COLUMN else "string")
+        if dtype == "list":
+            columns[name] = pd.Series(list(values), dtype=object).to_numpy()
+        elif dtype == "int64":
             columns[name] = np.asarray(values, dtype=np.int64)
         elif dtype == "float64":
             columns[name] = np.asarray(values, dtype=np.float64)  # None becomes NaN

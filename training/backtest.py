@@ -33,7 +33,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from data_contracts.enums import EventType
-from features.transforms import build_snapshots, label_snapshots, model_frame
+from features.transforms import label_entities, model_frame, open_rows_at
 from models.scorer import LeadScorer
 from simulator import (
     FollowUpPolicy,
@@ -294,9 +294,9 @@ def simulated_training_frame(
 ) -> pd.DataFrame:
     """A training frame (training.train's contract) from a simulated world, without Feast.
 
-    Snapshots every ``every_days`` days at 00:00 UTC through features.transforms (the code the
-    Feast build runs), labelled with label_snapshots; rows whose horizon passes the end of the
-    history are dropped (right-censored). Carries oracle_propensity and protected_group.
+    Every open lead every ``every_days`` days at 00:00 UTC through features.transforms (the
+    fold the Feast build runs), labelled with label_entities; rows whose horizon passes the end
+    of the history are dropped (right-censored). Carries oracle_propensity and protected_group.
     """
     end = pd.Timestamp(world.config.end, tz="UTC")
     first = pd.Timestamp(world.config.start, tz="UTC") + pd.Timedelta(days=1)
@@ -307,7 +307,7 @@ def simulated_training_frame(
             f"{horizon_days}-day horizon; simulate more months"
         )
     grid = pd.date_range(first, last, freq=f"{every_days}D")
-    stored = build_snapshots(world.leads, world.events, world.rates, as_of_times=grid)
+    stored = open_rows_at(world.leads, world.events, world.rates, grid)
     frame = model_frame(stored)
     frame.insert(0, "lead_id", stored["lead_id"].astype(str).to_numpy(dtype=object))
     frame.insert(1, "officer_id", stored["officer_id"].astype(str).to_numpy(dtype=object))
@@ -316,7 +316,7 @@ def simulated_training_frame(
     frame.insert(3, "lead_created_at", created.reindex(frame["lead_id"]).to_numpy())
     frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
     frame["lead_created_at"] = pd.to_datetime(frame["lead_created_at"], utc=True)
-    frame.insert(4, "label", label_snapshots(frame, world.events, horizon_days).to_numpy())
+    frame.insert(4, "label", label_entities(frame, world.events, horizon_days).to_numpy())
     if not world.daily_hazard.empty:
         frame["oracle_propensity"] = oracle_propensity(
             frame, world.daily_hazard, horizon_days=horizon_days

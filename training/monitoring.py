@@ -412,9 +412,10 @@ def outcome_window(
 
 
 def model_rows(stored: pd.DataFrame) -> pd.DataFrame:
-    """Model inputs (FEATURE_NAMES) of stored snapshot rows, with lead_id and as_of in front."""
+    """Model inputs (FEATURE_NAMES) of stored rows as of some instants (open_rows_from output),
+    with lead_id and as_of in front."""
     if "as_of" not in stored.columns:
-        raise MonitoringError("stored rows need an 'as_of' column (build_snapshots output)")
+        raise MonitoringError("stored rows need an 'as_of' column (open_rows_from output)")
     rows = model_frame(stored).reset_index(drop=True)
     rows.insert(0, "lead_id", stored["lead_id"].astype(str).to_numpy(dtype=object))
     rows.insert(1, "as_of", pd.to_datetime(stored["as_of"], utc=True).to_numpy())
@@ -424,7 +425,7 @@ def model_rows(stored: pd.DataFrame) -> pd.DataFrame:
 
 def reference_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """A reference given as a file: model rows (FEATURE_NAMES, e.g. a saved training frame) or
-    stored snapshot rows (build_snapshots output), which become model rows."""
+    stored rows as of some instants (open_rows_from output), which become model rows."""
     if set(FEATURE_NAMES) <= set(frame.columns):
         return frame
     if "as_of" in frame.columns and "created_at_epoch_s" in frame.columns:
@@ -432,7 +433,7 @@ def reference_rows(frame: pd.DataFrame) -> pd.DataFrame:
     missing = sorted(set(FEATURE_NAMES) - set(frame.columns))[:5]
     raise MonitoringError(
         f"the reference lacks feature columns (e.g. {missing}); give a training frame with "
-        "every feature of features/definitions.py, or stored snapshot rows"
+        "every feature of features/definitions.py, or stored rows with their as_of"
     )
 
 

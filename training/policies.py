@@ -27,7 +27,7 @@ import pandas as pd
 
 from data_contracts.schemas import LEAD_COLUMNS
 from features.definitions import FEATURE_NAMES
-from features.transforms import build_snapshots, model_frame
+from features.transforms import MARKET_RATE_COLUMN, model_frame, open_rows_at
 from models.scorer import LeadScorer
 from simulator import DayView, FollowUpPolicy
 from training.baselines import newest_first, points_score
@@ -160,7 +160,7 @@ def _epoch_s_to_utc(seconds: pd.Series) -> pd.Series:
 def queue_candidates(leads: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
     """The queue builder's candidate rows for the leads that have a stored feature row.
 
-    leads: a DayView's rows (LEAD_COLUMNS plus the CRM summary). stored: build_snapshots rows at
+    leads: a DayView's rows (LEAD_COLUMNS plus the CRM summary). stored: open_rows_at rows at
     one as-of (leads opted out of every channel have none and cannot be queued). Opt-outs come
     from the CRM's can_* flags: consent given, time zone known, and still not contactable means
     an opt-out or a DNC request.
@@ -171,7 +171,7 @@ def queue_candidates(leads: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
     def flag(column: str) -> npt.NDArray[np.bool_]:
         return crm[column].to_numpy(dtype=bool, na_value=False)
 
-    rate_gap = stored["rate_gap_pct"].to_numpy(dtype=np.float64, na_value=np.nan)
+    market = stored[MARKET_RATE_COLUMN].to_numpy(dtype=np.float64, na_value=np.nan)
     quoted = crm["quoted_rate_pct"].to_numpy(dtype=np.float64, na_value=np.nan)
     return pd.DataFrame(
         {
@@ -191,7 +191,7 @@ def queue_candidates(leads: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
             "first_touch_at": crm["first_touch_at"].to_numpy(),
             "last_inbound_at": crm["last_inbound_at"].to_numpy(),
             "quoted_rate_pct": quoted,
-            "market_rate_pct": quoted - rate_gap,
+            "market_rate_pct": market,
             "timeline_ready_at": _epoch_s_to_utc(stored["timeline_ready_at_epoch_s"]).to_numpy(),
             "loan_amount_usd": crm["loan_amount_usd"].to_numpy(dtype=np.float64),
             "texts_replied": stored["texts_replied"].to_numpy(dtype=np.int64),
@@ -211,12 +211,10 @@ def day_features(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(stored rows, model rows) of every open lead at as_of, aligned row by row.
 
-    The serving code path: build_snapshots at one as-of, then model_frame. The model rows carry
+    The serving code path: the fold's rows as of then, then model_frame. The model rows carry
     lead_id and lead_created_at in front of FEATURE_NAMES (for rank-only rules).
     """
-    stored = build_snapshots(
-        leads[list(LEAD_COLUMNS)], events, rates, as_of_times=pd.DatetimeIndex([as_of])
-    )
+    stored = open_rows_at(leads[list(LEAD_COLUMNS)], events, rates, [as_of])
     model = model_frame(stored).reset_index(drop=True)
     stored = stored.reset_index(drop=True)
     model.insert(0, "lead_id", stored["lead_id"].astype(str).to_numpy(dtype=object))

@@ -35,6 +35,7 @@ from training.calibration import fit_calibrator
 from training.fairness import feature_violations
 
 ID_COLUMNS: Final = ("lead_id", "officer_id", "as_of", "lead_created_at", "label")
+SAMPLE_WEIGHT: Final = "sample_weight"
 ORACLE_COLUMN: Final = "oracle_propensity"
 PROTECTED_GROUP_COLUMN: Final = "protected_group"
 CAPACITY_SHARE: Final = "capacity_share"
@@ -239,12 +240,20 @@ def monotone_vector(layout: FeatureLayout, monotone: Mapping[str, int]) -> list[
     return [int(monotone.get(name, 0)) for name in layout.names]
 
 
+def _weights(frame: pd.DataFrame) -> np.ndarray | None:
+    """Sample weights when the rows carry them (sampled instants stand for lead-time)."""
+    if SAMPLE_WEIGHT not in frame.columns:
+        return None
+    return frame[SAMPLE_WEIGHT].to_numpy(dtype=np.float64)
+
+
 def fit_booster(data: PreparedData, config: TrainConfig) -> lgb.Booster:
     """LightGBM with early stopping on the early-stopping slice; keeps the best iteration."""
     layout = data.layout
     train_set = lgb.Dataset(
         layout.encode(data.slices.train, strict=True),
         label=data.slices.train["label"].to_numpy(dtype=np.float64),
+        weight=_weights(data.slices.train),
         feature_name=list(layout.names),
         categorical_feature=layout.categorical_indices,
         free_raw_data=False,
@@ -252,6 +261,7 @@ def fit_booster(data: PreparedData, config: TrainConfig) -> lgb.Booster:
     stop_set = lgb.Dataset(
         layout.encode(data.slices.early_stopping, strict=True),
         label=data.slices.early_stopping["label"].to_numpy(dtype=np.float64),
+        weight=_weights(data.slices.early_stopping),
         reference=train_set,
     )
     params = config.lightgbm_params(monotone_vector(layout, data.monotone))
@@ -299,11 +309,16 @@ def prepare_lead_data(
     """Validate the lead training frame, split it by time and subsample the training slice."""
     layout = lead_layout()
     validate_training_frame(frame, layout)
-    frame = frame.assign(label=frame["label"].astype(bool))
+    # Rows are sampled instants; a queue is an officer's day, so capture groups by that day.
+    frame = frame.assign(
+        label=frame["label"].astype(bool),
+        queue_day=pd.to_datetime(frame["as_of"], utc=True).dt.floor("D"),
+    )
     slices = split_leads_by_time(frame, config, horizon_days)
     step = snapshot_step(len(slices.train), config)
-    open_leads = frame.groupby(["officer_id", "as_of"], sort=False)["lead_id"].transform("size")
-    in_test = slices.test.groupby(["officer_id", "as_of"], sort=False)["lead_id"].transform("size")
+    day_groups = ["officer_id", "queue_day"]
+    open_leads = frame.groupby(day_groups, sort=False)["lead_id"].transform("size")
+    in_test = slices.test.groupby(day_groups, sort=False)["lead_id"].transform("size")
     slices = Slices(
         train=subsample_snapshots(slices.train, step),
         early_stopping=slices.early_stopping,
@@ -319,7 +334,7 @@ def prepare_lead_data(
         monotone=MONOTONE_CONSTRAINTS,
         slices=slices,
         baselines=lead_baselines(layout, config.seed, with_oracle=ORACLE_COLUMN in frame),
-        capture_groups=("officer_id", "as_of"),
+        capture_groups=("officer_id", "queue_day"),
         capacity=capacity,
         audit_columns=audit_columns,
         fingerprint=frame_fingerprint(frame),

@@ -188,11 +188,14 @@ def monitor(
     reference: Annotated[
         Path | None,
         typer.Option(
-            help="reference rows (.parquet/.csv): a training frame or stored snapshots "
-            "[default: the snapshots of the --reference-days before the recent window]"
+            help="reference rows (.parquet/.csv): a training frame, or stored rows with an as_of "
+            "column [default: open leads' features over the --reference-days before the recent "
+            "window]"
         ),
     ] = None,
-    recent_days: Annotated[int, typer.Option(help="days of snapshots that count as recent")] = 30,
+    recent_days: Annotated[
+        int, typer.Option(help="days of open leads' features that count as recent")
+    ] = 30,
     reference_days: Annotated[
         int,
         typer.Option(
@@ -204,7 +207,7 @@ def monitor(
         str, typer.Option(help="registry alias of the model whose scores to check")
     ] = ("champion"),
     max_rows: Annotated[
-        int, typer.Option(help="rows sampled per window (daily snapshots are near-duplicates)")
+        int, typer.Option(help="rows sampled per window (a lead's days are near-duplicates)")
     ] = 100_000,
     log_to_mlflow: Annotated[
         bool, typer.Option("--mlflow/--no-mlflow", help="log the report as an MLflow run")
@@ -221,9 +224,10 @@ def monitor(
     """
     _mlflow_defaults()
     import numpy as np
+    import pandas as pd
 
     from features.definitions import FEATURE_NAMES
-    from features.transforms import label_snapshots
+    from features.transforms import label_entities, open_rows_from
     from leadscore.resources import open_event_log, open_feature_store
     from training.monitoring import (
         MonitoringError,
@@ -241,9 +245,17 @@ def monitor(
     settings = get_settings()
     notes: list[str] = []
     try:
-        stored = open_feature_store(settings).read_snapshots()
+        folded = open_feature_store(settings).read_rows()
     except FileNotFoundError as exc:
         raise _fail(str(exc)) from exc
+    # Every open lead each day at 15:00 UTC (a US morning), as far back as the windows reach.
+    last_day = pd.Timestamp(folded["changed_at"].max()).floor("D")
+    span = recent_days + reference_days + settings.horizon_days
+    grid = pd.date_range(last_day - pd.Timedelta(days=span), last_day, freq="D")
+    stored = open_rows_from(
+        folded, open_event_log(settings).market_rates(), grid + pd.Timedelta(hours=15)
+    )
+    del folded
     with console.status("reading features ..."):
         try:
             rows = model_rows(stored)
@@ -286,7 +298,7 @@ def monitor(
                     notes.append("no rows have a complete label horizon yet: no outcomes")
                 else:
                     outcomes = done.assign(
-                        label=label_snapshots(done, events, settings.horizon_days).to_numpy(),
+                        label=label_entities(done, events, settings.horizon_days).to_numpy(),
                         probability=scorer.predict_proba(done[list(FEATURE_NAMES)]),
                     )
                     windows = Windows(

@@ -196,10 +196,22 @@ def validate(
 
 
 @features_app.command("build")
-def features_build() -> None:
-    """Daily point-in-time snapshots of every open lead -> parquet -> Feast offline and online.
+def features_build(
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="fold every event from scratch and replace the stored rows "
+            "(default: only events that arrived since the last build)",
+        ),
+    ] = False,
+) -> None:
+    """Fold the event log into stored feature rows -> parquet -> Feast offline and online.
 
-    Idempotent: running it twice gives the same result.
+    One stored row per lead per change (its creation and each event time); clock features
+    (days since ..., windowed counts, months to the stated timeline, the rate gap) are derived
+    when a score is asked for. Incremental: only events that arrived since the last build are
+    folded, onto each touched lead's saved state; --full gives the same state from scratch.
     """
     from features.build import build_feature_store
 
@@ -212,10 +224,11 @@ def features_build() -> None:
         def show(step: str, done: int, total: int) -> None:
             bar.update(task, description=step, completed=done, total=total)
 
-        report = build_feature_store(log, store, now=datetime.now(UTC), progress=show)
+        report = build_feature_store(log, store, now=datetime.now(UTC), full=full, progress=show)
     console.print(
-        f"{report.snapshot_rows:,} snapshot rows for {report.leads:,} leads from "
-        f"{report.events:,} events; {report.online_rows:,} open leads online "
+        f"{report.mode} build: {report.events:,} events of {report.leads:,} leads folded into "
+        f"{report.stored_rows:,} stored rows ({report.refolded_leads:,} leads refolded); "
+        f"{report.online_rows:,} leads online "
         f"({', '.join(f'{k} {v:.1f}s' for k, v in report.seconds.items())})"
     )
     console.print(f"feature repository: {store.repo_dir}")
@@ -237,7 +250,7 @@ def demo(
     console.rule("2. ingest through the data contracts")
     ingest(files=None)
     console.rule("3. build features (Feast)")
-    features_build()
+    features_build(full=False)
     console.rule("4. train, evaluate, gate and register the model (MLflow)")
     from leadscore.commands.model import train
 

@@ -56,7 +56,7 @@ def _training_frame(settings: Settings) -> pd.DataFrame:
     except DatasetError as exc:
         raise _fail(str(exc)) from exc
     console.print(
-        f"training set: {info.rows:,} (lead, day) rows of {info.leads:,} leads, "
+        f"training set: {info.rows:,} (lead, instant) rows of {info.leads:,} leads, "
         f"{info.positives:,} applied within {info.horizon_days} days; as-of "
         f"{info.first_as_of:%Y-%m-%d} to {info.last_as_of:%Y-%m-%d}"
     )

@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from features.event_log import EventLog
 from features.store import LeadFeatureStore
-from features.transforms import build_snapshots
+from features.transforms import event_columns, fold_leads, lead_profiles, open_rows_from
 from leadscore.cli import app
 from simulator import SimulationConfig, simulate
 from training.monitoring import (
@@ -211,14 +212,15 @@ DRIFT_KNOBS = {
 
 
 def _home(root: Path, **knobs: float) -> Path:
-    """A data home whose feature store holds daily snapshots of a small simulated CRM."""
+    """A data home whose feature store holds the stored rows of a small simulated CRM."""
     world = simulate(
         SimulationConfig(
             officers=2, months=7, leads_per_month=50, seed=11, record_daily_hazard=False, **knobs
         )
     )
-    snapshots = build_snapshots(world.leads, world.events, world.rates)
-    LeadFeatureStore(root / "feast").write_snapshots([snapshots])
+    rows = fold_leads(lead_profiles(world.leads), event_columns(world.events)).rows
+    LeadFeatureStore(root / "feast").write_rows([rows], replace=True)
+    EventLog(f"sqlite:///{root / 'leadscore.db'}").put_market_rates(world.rates)
     return root
 
 
@@ -274,7 +276,10 @@ def test_monitor_reads_a_reference_file(
     unchanged_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LEADSCORE_HOME", str(unchanged_home))
-    stored = LeadFeatureStore(unchanged_home / "feast").read_snapshots()
+    rows = LeadFeatureStore(unchanged_home / "feast").read_rows()
+    rates = EventLog(f"sqlite:///{unchanged_home / 'leadscore.db'}").market_rates()
+    days = pd.date_range(rows["changed_at"].max().floor("D") - pd.Timedelta(days=90), periods=91)
+    stored = open_rows_from(rows, rates, days)
     last = stored["as_of"].max()
     window = stored["as_of"].between(last - pd.Timedelta(days=75), last - pd.Timedelta(days=45))
     reference = tmp_path / "reference.parquet"

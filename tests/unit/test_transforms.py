@@ -16,14 +16,17 @@ from features.definitions import CLOCK_FEATURES, FEATURE_NAMES, FEATURES_BY_NAME
 from features.timeline import DAYS_PER_MONTH
 from features.transforms import (
     CLOCK_COLUMNS,
-    SNAPSHOT_KEY_COLUMNS,
+    ROW_KEY_COLUMNS,
     STORED_COLUMNS,
     FeatureInputError,
-    build_snapshots,
     compute_features,
     derive_clock_features,
-    label_snapshots,
+    event_columns,
+    fold_leads,
+    label_entities,
+    lead_profiles,
     model_frame,
+    open_rows_at,
 )
 
 AS_OF = pd.Timestamp("2025-01-15", tz="UTC")
@@ -94,15 +97,19 @@ def test_stored_columns_hold_every_non_clock_feature_with_its_kind() -> None:
     assert set(CLOCK_COLUMNS) == CLOCK_FEATURES
 
 
-def test_build_snapshots_returns_the_stored_columns_with_their_dtypes() -> None:
-    snapshots = build_snapshots(
-        leads_frame(lead("a")), events_frame(event("a", "2024-12-02", EventType.WEB_VISIT)), RATES
+def _fold(leads: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    return fold_leads(lead_profiles(leads), event_columns(events)).rows
+
+
+def test_fold_returns_the_stored_columns_with_their_dtypes() -> None:
+    rows = _fold(
+        leads_frame(lead("a")), events_frame(event("a", "2024-12-02", EventType.WEB_VISIT))
     )
 
-    assert list(snapshots.columns) == [*SNAPSHOT_KEY_COLUMNS, *STORED_COLUMNS]
-    assert str(snapshots["as_of"].dtype) == "datetime64[ns, UTC]"
+    assert list(rows.columns) == [*ROW_KEY_COLUMNS, *STORED_COLUMNS]
+    assert str(rows["changed_at"].dtype) == "datetime64[ns, UTC]"
     for name, dtype in STORED_COLUMNS.items():
-        assert str(snapshots[name].dtype) == dtype, name
+        assert str(rows[name].dtype) == ("object" if dtype == "list" else dtype), name
 
 
 def test_compute_features_returns_feature_names_in_order_with_model_dtypes() -> None:
@@ -191,7 +198,7 @@ def test_reply_median_is_as_of_each_snapshot() -> None:
     )
     times = pd.DatetimeIndex([ts("2025-01-03"), ts("2025-01-04")])
 
-    snapshots = build_snapshots(leads_frame(lead("a")), events, RATES, as_of_times=times)
+    snapshots = open_rows_at(leads_frame(lead("a")), events, RATES, times)
 
     assert snapshots["reply_minutes_median"].tolist() == [120.0, 75.0]
     assert snapshots["reply_minutes_last"].tolist() == [120.0, 30.0]
@@ -278,22 +285,52 @@ def test_open_leads_only() -> None:
     assert open_leads == ["applied_after", "created_at_as_of", "dnc_only"]
 
 
-def test_default_grid_is_daily_from_first_creation_day_to_last_event_day() -> None:
+def test_one_stored_row_per_lead_per_change_not_per_day() -> None:
     leads = leads_frame(lead("a", created="2025-01-01T10:00"), lead("b", created="2025-01-02"))
-    events = events_frame(event("a", "2025-01-04T08:00", EventType.WEB_VISIT))
+    events = events_frame(
+        event("a", "2025-01-01T10:00", EventType.CALL, call_outcome="no_answer"),  # at creation
+        event("a", "2025-01-04T08:00", EventType.WEB_VISIT),
+        event("a", "2025-01-04T08:00", EventType.QUESTION_ASKED, question_topic="rates"),
+        event("a", "2025-03-04T08:00", EventType.WEB_VISIT),  # two months later: one more row
+    )
 
-    snapshots = build_snapshots(leads, events, RATES)
+    rows = _fold(leads, events)
 
-    assert [(r.lead_id, r.as_of.day) for r in snapshots.itertuples()] == [
-        ("a", 2),
-        ("a", 3),
-        ("a", 4),
-        ("b", 2),
-        ("b", 3),
-        ("b", 4),
+    assert [(r.lead_id, str(r.changed_at)) for r in rows.itertuples()] == [
+        ("a", "2025-01-01 10:00:00+00:00"),  # the creation and its call share a moment
+        ("a", "2025-01-04 08:00:00+00:00"),  # two events at one moment: one row
+        ("a", "2025-03-04 08:00:00+00:00"),
+        ("b", "2025-01-02 00:00:00+00:00"),  # a lead without events: its creation
     ]
-    bounded = build_snapshots(leads, events, RATES, start=ts("2025-01-03"), end=ts("2025-01-03"))
-    assert bounded["lead_id"].tolist() == ["a", "b"]
+    assert rows["touches_call"].tolist() == [1, 1, 1, 0]
+    assert rows["questions_total"].tolist() == [0, 1, 1, 0]
+    assert [list(m) for m in rows["recent_visit_moments"]][2] == [
+        ts("2025-03-04T08:00").timestamp()
+    ]
+
+
+def test_a_fold_continued_from_a_saved_state_equals_one_fold() -> None:
+    leads = leads_frame(lead("a", timeline_statement="in 3 months"))
+    early = events_frame(
+        event("a", "2025-01-02T09:00", EventType.TEXT_SENT),
+        event("a", "2025-01-02T09:30", EventType.WEB_VISIT, page="/apply"),
+    )
+    late = events_frame(
+        event("a", "2025-01-02T10:00", EventType.TEXT_REPLIED),  # replies to the earlier text
+        event("a", "2025-01-03T10:00", EventType.STATEMENT, text="ASAP"),
+    )
+    late["event_id"] = ["e8", "e9"]
+    profiles = lead_profiles(leads)
+    first = fold_leads(profiles, event_columns(early))
+    saved = {k: type(v).from_json(profiles[k], v.to_json()) for k, v in first.states.items()}
+
+    onward = fold_leads(profiles, event_columns(late), states=saved).rows
+    whole = _fold(leads, pd.concat([early, late], ignore_index=True))
+
+    pd.testing.assert_frame_equal(
+        pd.concat([first.rows, onward], ignore_index=True).astype(str), whole.astype(str)
+    )
+    assert whole["reply_minutes_last"].iloc[-1] == 60.0
 
 
 def test_timeline_follows_the_latest_statement_about_timing() -> None:
@@ -351,7 +388,7 @@ def test_clock_features_grow_with_the_clock_from_the_same_stored_row() -> None:
         event("a", "2025-01-03", EventType.CALL, call_outcome="no_answer"),
         event("a", "2025-01-04", EventType.WEB_VISIT, page="/rates"),
     )
-    stored = build_snapshots(leads, events, RATES, as_of_times=pd.DatetimeIndex([AS_OF]))
+    stored = open_rows_at(leads, events, RATES, [AS_OF])
 
     now = derive_clock_features(stored, AS_OF)
     later = derive_clock_features(stored, AS_OF + pd.Timedelta(days=10))
@@ -366,12 +403,7 @@ def test_clock_features_grow_with_the_clock_from_the_same_stored_row() -> None:
 
 
 def test_clock_features_accept_epoch_seconds_as_a_feast_request_field_sends_them() -> None:
-    stored = build_snapshots(
-        leads_frame(lead("a"), lead("b")),
-        events_frame(),
-        RATES,
-        as_of_times=pd.DatetimeIndex([AS_OF]),
-    )
+    stored = open_rows_at(leads_frame(lead("a"), lead("b")), events_frame(), RATES, [AS_OF])
     later = AS_OF + pd.Timedelta(days=3)
 
     by_timestamp = derive_clock_features(stored, pd.Series([later, later], index=stored.index))
@@ -388,7 +420,7 @@ def test_model_frame_is_the_batch_twin_of_compute_features() -> None:
         event("b", "2025-01-12", EventType.TEXT_SENT),
     )
     days = pd.date_range("2024-12-01", "2025-01-20", freq="D", tz="UTC")
-    snapshots = build_snapshots(leads, events, RATES, as_of_times=days)
+    snapshots = open_rows_at(leads, events, RATES, days)
 
     batch = model_frame(snapshots.loc[snapshots["as_of"] == AS_OF]).reset_index(drop=True)
 
@@ -416,7 +448,7 @@ def test_label_is_an_application_within_the_horizon_after_as_of() -> None:
         event("someone_else", AS_OF + pd.Timedelta(days=1), EventType.APPLICATION_SUBMITTED),
     )
 
-    labels = label_snapshots(snapshots, events, horizon_days=30)
+    labels = label_entities(snapshots, events, horizon_days=30)
 
     assert labels.tolist() == [True, False, False, False, False]
     assert labels.dtype == bool
