@@ -93,7 +93,14 @@ class LeadFeatureStore:
         config: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
         config["project"] = self.project
         if self.online_store == "redis":
-            config["online_store"] = {"type": "redis", "connection_string": self.redis_url}
+            # skip_dedup: Feast's Redis store otherwise drops a row whose event time is not newer
+            # than the stored one, but a late event refolds its lead into a row with the same
+            # newest event time and new values: the row pushed is always the whole fold.
+            config["online_store"] = {
+                "type": "redis",
+                "connection_string": self.redis_url,
+                "skip_dedup": True,
+            }
         return config
 
     @property

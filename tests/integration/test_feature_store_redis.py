@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.build import build_feature_store
+from features.build import build_feature_store, refresh_online_features
 from features.event_log import EventLog
 from features.store import LeadFeatureStore
 
@@ -38,4 +38,20 @@ def test_redis_online_store_serves_what_the_build_pushed(
     from_sqlite = sqlite_store.online_features(ids, now)
     assert from_redis["has_features"].all()
     pd.testing.assert_frame_equal(from_redis, from_sqlite)
+
+    # A late event older than L1's newest: the refolded row keeps L1's newest event time and
+    # must still replace the stored one (Feast's Redis store would skip it as "not newer").
+    late = tiny_events.iloc[:1].assign(
+        event_id="LATE-1",
+        lead_id="L1",
+        event_type="web_visit",
+        occurred_at=pd.Timestamp("2025-03-01 14:30", tz="UTC"),
+        page="/rates",
+    )
+    log.append_events(late)
+    for store in (redis_store, sqlite_store):
+        refresh_online_features(log, store, ["L1"], now=now)
+    from_redis = redis_store.online_features(ids, now)
+    pd.testing.assert_frame_equal(from_redis, sqlite_store.online_features(ids, now))
+    assert from_redis["web_visits_30d"].iloc[0] == from_sqlite["web_visits_30d"].iloc[0] + 1
     redis_store.store.teardown()
