@@ -20,13 +20,19 @@ from features.definitions import FEATURES
 from features.event_log import EventLog
 from features.store import LeadFeatureStore
 from features.transforms import (
+    EventColumns,
+    FoldRows,
     LeadFold,
     LeadProfile,
     event_columns,
+    event_columns_from_records,
     fold_leads,
+    fold_rows,
     lead_profiles,
     model_frame,
+    profile_from_record,
     rows_as_of,
+    stored_rows_frame,
 )
 
 LEADS_PER_PART = 20_000
@@ -79,40 +85,40 @@ def _states_of(
 def advance(
     log: EventLog,
     lead_ids: Sequence[str],
-    new_events: pd.DataFrame,
+    new_events: EventColumns,
     *,
     through_seq: int,
     refold: set[str] | None = None,
     last_row_only: bool = False,
-) -> tuple[pd.DataFrame, dict[str, LeadFold], int]:
+) -> tuple[FoldRows, int]:
     """Fold these leads forward: from their stored state with only ``new_events`` (theirs, not
     yet folded), or from scratch over their whole history (up to through_seq) for leads in
     ``refold``, leads without a state, and leads with a new event older than their state's
-    last (a late event). Returns the new rows, the final states and how many were refolded.
+    last (a late event). Returns the new rows and final states, and how many were refolded.
+    Reads records, not frames: an API ingest refreshes a lead in milliseconds.
     """
-    profiles = lead_profiles(log.leads(lead_ids=list(lead_ids)))
+    profiles = {str(r["lead_id"]): profile_from_record(r) for r in log.lead_records(list(lead_ids))}
     states = _states_of(log, profiles, list(profiles))
-    columns = event_columns(new_events)
     again = set(refold or ()) | {i for i in profiles if i not in states}
-    for lead_id, start, _stop in columns.runs():
+    for lead_id, start, _stop in new_events.runs():
         state = states.get(lead_id)
-        first = (columns.t_s[start], columns.event_id[start])
+        first = (new_events.t_s[start], new_events.event_id[start])
         if state is not None and first <= state.last_key:
             again.add(lead_id)
+    again &= set(profiles)
     onward = [i for i in profiles if i not in again]
-    result = fold_leads(
-        profiles, columns, states=states, lead_ids=onward, last_row_only=last_row_only
+    result = fold_rows(
+        profiles, new_events, states=states, lead_ids=onward, last_row_only=last_row_only
     )
-    rows, finals = [result.rows], dict(result.states)
     if again:
-        history = log.events(lead_ids=sorted(again), through_seq=through_seq)
-        redone = fold_leads(
-            profiles, event_columns(history), lead_ids=sorted(again), last_row_only=last_row_only
+        history = event_columns_from_records(
+            log.event_records(sorted(again), through_seq=through_seq)
         )
-        rows.append(redone.rows)
-        finals.update(redone.states)
-    frame = pd.concat(rows, ignore_index=True) if len(rows) > 1 else rows[0]
-    return frame, finals, len(again & set(profiles))
+        redone = fold_rows(profiles, history, lead_ids=sorted(again), last_row_only=last_row_only)
+        result.keys += redone.keys
+        result.rows += redone.rows
+        result.states.update(redone.states)
+    return result, len(again)
 
 
 def build_feature_store(
@@ -256,12 +262,13 @@ def _incremental_build(
     outcome = _Outcome(leads=len(touched), events=len(new_events))
     if not touched:
         return outcome
-    rows, states, refolded = advance(
-        log, touched, new_events, through_seq=through_seq, refold=changed
+    folded, refolded = advance(
+        log, touched, event_columns(new_events), through_seq=through_seq, refold=changed
     )
+    rows = stored_rows_frame(folded.keys, folded.rows)
     updated = log.leads(lead_ids=touched).set_index("lead_id")["updated_at"]
     outcome.refolded = refolded
-    outcome.states = {k: (v.to_json(), updated[k]) for k, v in states.items()}
+    outcome.states = {k: (v.to_json(), updated[k]) for k, v in folded.states.items()}
     outcome.rows = store.write_rows([rows], replace=False)
     outcome.online = [_newest(rows)]
     outcome.sample = rows
@@ -297,7 +304,9 @@ def refresh_online_features(
     ids = sorted(set(lead_ids))
     watermark = log.feature_watermark()
     after = watermark[0] if watermark else 0
-    new_events = log.events(lead_ids=ids, after_seq=after)
-    through = int(new_events["seq"].max()) if len(new_events) else after
-    rows, _, _ = advance(log, ids, new_events, through_seq=max(through, after), last_row_only=True)
-    return store.push(_newest(rows))
+    records = log.event_records(ids, after_seq=after)
+    through = max([after, *(int(r["seq"]) for r in records)])
+    folded, _ = advance(
+        log, ids, event_columns_from_records(records), through_seq=through, last_row_only=True
+    )
+    return store.write_online(folded.keys, folded.rows)

@@ -449,6 +449,37 @@ class EventLog:
             frame = pd.read_sql(query, conn)
         return _utc_columns(frame, ("occurred_at",))
 
+    def lead_records(self, lead_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Lead rows as dicts (created_at, updated_at aware UTC): the few-leads path, no frame."""
+        found: list[dict[str, Any]] = []
+        ids = list(dict.fromkeys(lead_ids))
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 900):
+                query = select(leads_table).where(
+                    leads_table.c.lead_id.in_(ids[start : start + 900])
+                )
+                found.extend(_aware(dict(row)) for row in conn.execute(query).mappings())
+        return found
+
+    def event_records(
+        self, lead_ids: Sequence[str], *, after_seq: int = 0, through_seq: int | None = None
+    ) -> list[dict[str, Any]]:
+        """These leads' events with after_seq < seq (<= through_seq) as dicts (occurred_at aware
+        UTC), read through the (lead_id, seq) index: the cost is the events, not the history."""
+        found: list[dict[str, Any]] = []
+        ids = list(dict.fromkeys(lead_ids))
+        columns = [*[events_table.c[c] for c in EVENT_COLUMNS], events_table.c.seq]
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 900):
+                query = select(*columns).where(
+                    events_table.c.lead_id.in_(ids[start : start + 900]),
+                    events_table.c.seq > after_seq,
+                )
+                if through_seq is not None:
+                    query = query.where(events_table.c.seq <= through_seq)
+                found.extend(_aware(dict(row)) for row in conn.execute(query).mappings())
+        return found
+
     def last_event_seq(self) -> int:
         """The newest committed event's seq (0 when there is none)."""
         with self.engine.connect() as conn:
@@ -589,6 +620,15 @@ class EventLog:
             chunk = ids[start : start + 900]
             found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
         return found
+
+
+def _aware(record: dict[str, Any]) -> dict[str, Any]:
+    """SQL's naive UTC timestamps as aware ones."""
+    for key in _TIMESTAMP_COLUMNS:
+        value = record.get(key)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            record[key] = value.replace(tzinfo=UTC)
+    return record
 
 
 def _is_missing(value: Any) -> bool:

@@ -26,6 +26,7 @@ from features.transforms import (
     MARKET_RATE_COLUMN,
     ROW_KEY_COLUMNS,
     STORED_COLUMNS,
+    RowKey,
     empty_rows,
     market_rates_by_day,
 )
@@ -188,24 +189,42 @@ class LeadFeatureStore:
         return len(by_day)
 
     def push(self, rows: pd.DataFrame) -> int:
-        """Write stored rows (fold_leads output, a lead's newest) straight to the online store.
-
-        In chunks: Feast turns every value into a protobuf object before writing, so a chunk at
-        a time keeps memory bounded.
-        """
+        """Write stored rows (fold_leads output, each lead's newest) to the online store."""
         if rows.empty:
             return 0
-        from feast.data_source import PushMode
+        seconds = rows["changed_at"].astype("datetime64[ns, UTC]").astype("int64") // 1000 / 1e6
+        keys = list(
+            zip(rows["lead_id"].astype(str), rows["officer_id"].astype(str), seconds, strict=True)
+        )
+        columns = [rows[name].tolist() for name in STORED_COLUMNS]
+        return self.write_online(keys, list(zip(*columns, strict=True)))
 
+    def write_online(self, keys: Sequence[RowKey], rows: Sequence[tuple[Any, ...]]) -> int:
+        """Write stored rows (keys and STORED_COLUMNS tuples) to the lead_activity view online.
+
+        Through Feast's provider (`online_write_batch`: one SQLite transaction, one Redis
+        pipeline per chunk) with protobuf values built here: Feast's push goes through pandas
+        and Arrow, which costs more than the fold for the few leads of an API ingest. Values
+        are what Feast's push writes (NaN and None as null).
+        """
+        if not keys:
+            return 0
         if not self.is_applied():  # a lead ingested before any build: register first
             self.apply()
-        columns = [*ROW_KEY_COLUMNS, *STORED_COLUMNS]
-        frame = rows[columns].reset_index(drop=True)
-        frame[WRITTEN_AT] = pd.Timestamp.now(tz="UTC")
-        for start in range(0, len(frame), PUSH_CHUNK_ROWS):
-            chunk = frame.iloc[start : start + PUSH_CHUNK_ROWS].reset_index(drop=True)
-            self.store.push(PUSH_SOURCE, chunk, to=PushMode.ONLINE)
-        return len(frame)
+        view = self.store.get_feature_view("lead_activity")
+        provider = self.store._get_provider()  # Feast's own write path, below push()
+        written = datetime.now(UTC)
+        for start in range(0, len(keys), PUSH_CHUNK_ROWS):
+            batch = [
+                _online_row(key, row, written)
+                for key, row in zip(
+                    keys[start : start + PUSH_CHUNK_ROWS],
+                    rows[start : start + PUSH_CHUNK_ROWS],
+                    strict=True,
+                )
+            ]
+            provider.online_write_batch(self.store.config, view, batch, progress=None)
+        return len(keys)
 
     def push_rate(self, rates: pd.DataFrame, now: datetime) -> bool:
         """Put the newest market rate known at ``now`` online; False when there is none."""
@@ -323,6 +342,28 @@ def _typed_features(frame: pd.DataFrame) -> dict[str, Any]:
         else:
             typed[name] = values.astype(object).where(values.notna(), None).to_numpy()
     return typed
+
+
+def _online_row(key: RowKey, row: tuple[Any, ...], written: datetime) -> tuple[Any, ...]:
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import DoubleList
+    from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+
+    lead_id, officer_id, changed_s = key
+    values = {"officer_id": ValueProto(string_val=officer_id)}
+    for (name, dtype), value in zip(STORED_COLUMNS.items(), row, strict=True):
+        if dtype == "list":
+            values[name] = ValueProto(double_list_val=DoubleList(val=list(value)))
+        elif value is None or value is pd.NA or (isinstance(value, float) and value != value):
+            values[name] = ValueProto()
+        elif dtype == "string":
+            values[name] = ValueProto(string_val=str(value))
+        elif dtype == "int64":
+            values[name] = ValueProto(int64_val=int(value))
+        else:
+            values[name] = ValueProto(double_val=float(value))
+    entity = EntityKey(join_keys=["lead_id"], entity_values=[ValueProto(string_val=lead_id)])
+    return entity, values, datetime.fromtimestamp(changed_s, UTC), written
 
 
 _ROW_KEYS: tuple[str, ...] = ("lead_id", "changed_at", WRITTEN_AT)

@@ -46,7 +46,7 @@ import json
 import statistics
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
@@ -531,6 +531,80 @@ def lead_profiles(leads: pd.DataFrame) -> dict[str, LeadProfile]:
     }
 
 
+def profile_from_record(record: Mapping[str, Any]) -> LeadProfile:
+    """One lead's profile from a lead record (an event-log row as a mapping): the few-leads
+    path, without a frame. created_at is a tz-aware datetime."""
+    lead_id = str(record["lead_id"])
+    values: dict[str, str] = {}
+    for column, categories in _LEAD_CATEGORIES.items():
+        value = record.get(column) or ("unknown" if column == "credit_band" else "")
+        if value not in categories:
+            raise FeatureInputError(
+                f"leads.{column} of lead '{lead_id}' is '{value}'; "
+                f"expected one of {list(categories)}"
+            )
+        values[column] = str(value)
+    created = record["created_at"]
+    if getattr(created, "tzinfo", None) is None:
+        raise FeatureInputError(f"leads.created_at of lead '{lead_id}' has no time zone")
+    rate = record.get("quoted_rate_pct")
+    return LeadProfile(
+        lead_id=lead_id,
+        officer_id=str(record["officer_id"]),
+        created_s=_micro_seconds(created),
+        source=values["source"],
+        loan_type=values["loan_type"],
+        credit_band=values["credit_band"],
+        loan_amount_usd=float(record["loan_amount_usd"]),
+        quoted_rate_pct=NAN if rate is None else float(rate),
+        timeline_statement=str(record.get("timeline_statement") or ""),
+    )
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micro_seconds(moment: datetime) -> float:
+    """Epoch seconds of an aware datetime, computed as the frame path does (whole micros / 1e6)."""
+    return float((moment - _EPOCH) // timedelta(microseconds=1)) / 1e6
+
+
+def event_columns_from_records(records: Iterable[Mapping[str, Any]]) -> EventColumns:
+    """event_columns() of event records (mappings with tz-aware occurred_at), without a frame."""
+    rows = []
+    for r in records:
+        kind, outcome = str(r["event_type"]), str(r.get("call_outcome") or "")
+        _check_event(str(r.get("event_id") or ""), kind, outcome)
+        rows.append(
+            (
+                str(r["lead_id"]),
+                _micro_seconds(r["occurred_at"]),
+                str(r.get("event_id") or ""),
+                kind,
+                str(r.get("channel") or ""),
+                outcome,
+                str(r.get("question_topic") or ""),
+                str(r.get("page") or ""),
+                str(r.get("text") or ""),
+            )
+        )
+    rows.sort(key=lambda row: (row[0], row[1], row[2]))
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(9)]
+    return EventColumns(*(list(c) for c in columns))
+
+
+def _check_event(event_id: str, kind: str, outcome: str) -> None:
+    if kind not in _EVENT_TYPES:
+        raise FeatureInputError(
+            f"event '{event_id}' has event_type '{kind}'; expected one of {sorted(_EVENT_TYPES)}"
+        )
+    if kind == EventType.CALL and outcome not in _CALL_OUTCOMES:
+        raise FeatureInputError(
+            f"call event '{event_id}' has no valid call_outcome; "
+            f"expected one of {sorted(_CALL_OUTCOMES)}"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class EventColumns:
     """Events as plain Python columns, sorted by (lead_id, occurred_at, event_id)."""
@@ -570,16 +644,7 @@ def event_columns(events: pd.DataFrame, leads: Iterable[str] | None = None) -> E
     kind = _text(events["event_type"])
     outcome = _optional(events, "call_outcome")
     for i, value in enumerate(kind):
-        if value not in _EVENT_TYPES:
-            raise FeatureInputError(
-                f"event '{event_id[i]}' has event_type '{value}'; "
-                f"expected one of {sorted(_EVENT_TYPES)}"
-            )
-        if value == EventType.CALL and outcome[i] not in _CALL_OUTCOMES:
-            raise FeatureInputError(
-                f"call event '{event_id[i]}' has no valid call_outcome; "
-                f"expected one of {sorted(_CALL_OUTCOMES)}"
-            )
+        _check_event(event_id[i], value, outcome[i])
     order = sorted(range(len(lead_id)), key=lambda i: (lead_id[i], t_s[i], event_id[i]))
     channel, topic = _optional(events, "channel"), _optional(events, "question_topic")
     page, text = _optional(events, "page"), _optional(events, "text")
@@ -603,11 +668,24 @@ def event_columns(events: pd.DataFrame, leads: Iterable[str] | None = None) -> E
 # -- folding many leads --------------------------------------------------------------------------
 
 
+RowKey = tuple[str, str, float]
+"""(lead_id, officer_id, changed_at in epoch seconds) of a stored row."""
+
+
 @dataclass
 class FoldResult:
     """Stored rows (ROW_KEY_COLUMNS + STORED_COLUMNS) and each folded lead's final state."""
 
     rows: pd.DataFrame
+    states: dict[str, LeadFold]
+
+
+@dataclass
+class FoldRows:
+    """fold_rows() output: row keys and rows (STORED_COLUMNS order), and final states."""
+
+    keys: list[RowKey]
+    rows: list[tuple[Any, ...]]
     states: dict[str, LeadFold]
 
 
@@ -619,6 +697,21 @@ def fold_leads(
     lead_ids: Iterable[str] | None = None,
     last_row_only: bool = False,
 ) -> FoldResult:
+    """fold_rows() as a typed frame (stored_rows_frame)."""
+    folded = fold_rows(
+        profiles, events, states=states, lead_ids=lead_ids, last_row_only=last_row_only
+    )
+    return FoldResult(rows=stored_rows_frame(folded.keys, folded.rows), states=folded.states)
+
+
+def fold_rows(
+    profiles: Mapping[str, LeadProfile],
+    events: EventColumns,
+    *,
+    states: Mapping[str, LeadFold] | None = None,
+    lead_ids: Iterable[str] | None = None,
+    last_row_only: bool = False,
+) -> FoldRows:
     """Fold each lead's events into stored rows, one per change.
 
     Leads: ``lead_ids`` (default: every profile). A lead with a state in ``states`` continues
@@ -631,14 +724,14 @@ def fold_leads(
     runs = {lead_id: (start, stop) for lead_id, start, stop in events.runs()}
     wanted = list(profiles) if lead_ids is None else list(dict.fromkeys(lead_ids))
     out_rows: list[tuple[Any, ...]] = []
-    out_keys: list[tuple[str, str, float]] = []
+    out_keys: list[RowKey] = []
     finals: dict[str, LeadFold] = {}
     for lead_id in sorted(wanted):
         profile = profiles.get(lead_id)
         if profile is None:
             continue
         fold = states.get(lead_id)
-        lead_rows: list[tuple[tuple[str, str, float], tuple[Any, ...]]] = []
+        lead_rows: list[tuple[RowKey, tuple[Any, ...]]] = []
         creation = fold is None  # a new lead gets a row at its creation
         if fold is None:
             fold = LeadFold(profile)
@@ -670,12 +763,10 @@ def fold_leads(
             out_keys.append(key)
             out_rows.append(row)
         finals[lead_id] = fold
-    return FoldResult(rows=stored_rows_frame(out_keys, out_rows), states=finals)
+    return FoldRows(keys=out_keys, rows=out_rows, states=finals)
 
 
-def stored_rows_frame(
-    keys: list[tuple[str, str, float]], rows: list[tuple[Any, ...]]
-) -> pd.DataFrame:
+def stored_rows_frame(keys: list[RowKey], rows: list[tuple[Any, ...]]) -> pd.DataFrame:
     """Typed frame of fold rows: ROW_KEY_COLUMNS + STORED_COLUMNS."""
     seconds = np.fromiter((k[2] for k in keys), dtype=np.float64, count=len(keys))
     frame: dict[str, Any] = {
