@@ -69,24 +69,31 @@ def world_metrics(home: Path, officers: int, leads_per_month: int) -> dict[str, 
 
 def one_million_rows() -> dict[str, Any]:
     """Train (LightGBM + calibration) with at least 1,000,000 rows in the training slice."""
-    from features.transforms import build_snapshots, label_snapshots, model_frame
+    from features.transforms import (
+        event_columns,
+        fold_leads,
+        lead_profiles,
+        model_frame,
+        rows_as_of,
+    )
     from simulator import SimulationConfig, simulate
+    from training.dataset import sample_entities
     from training.train import TrainConfig, fit_scorer, prepare_lead_data
 
     world = simulate(
         SimulationConfig(officers=20, leads_per_month=1_500, seed=5, record_daily_hazard=False)
     )
-    snapshots = build_snapshots(world.leads, world.events, world.rates)
-    last = world.events["occurred_at"].max() - pd.Timedelta(days=30)
-    snapshots = snapshots.loc[snapshots["as_of"] <= last].reset_index(drop=True)
-    frame = model_frame(snapshots)
-    frame.insert(0, "lead_id", snapshots["lead_id"].astype(str).to_numpy())
-    frame["officer_id"] = snapshots["officer_id"].astype(str).to_numpy()
-    frame["as_of"] = snapshots["as_of"].to_numpy()
+    # The training set's own path, in memory: sampled instants joined to the folded rows.
+    entities, _ = sample_entities(world.leads, world.events, horizon_days=30)
+    rows = fold_leads(lead_profiles(world.leads), event_columns(world.events)).rows
+    joined = rows_as_of(rows, entities, world.rates)
+    del rows
+    frame = model_frame(joined)
+    for column in ("lead_id", "officer_id", "as_of", "sample_weight", "label"):
+        frame[column] = entities[column].to_numpy()
     created = world.leads.set_index("lead_id")["created_at"]
     frame["lead_created_at"] = created.reindex(frame["lead_id"]).to_numpy()
-    frame["label"] = label_snapshots(snapshots, world.events, 30).to_numpy()
-    del snapshots
+    del joined
     config = TrainConfig(max_train_rows=1_000_000)
     data = prepare_lead_data(frame, config, horizon_days=30, capacity=40)
     train_rows = len(data.slices.train)

@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from data_contracts import FeatureColumnRule, ValidationReport, validate_feature_table
 from features.definitions import FEATURES
@@ -24,22 +26,25 @@ from features.transforms import (
     FoldRows,
     LeadFold,
     LeadProfile,
+    RowKey,
     event_columns,
     event_columns_from_records,
-    fold_leads,
     fold_rows,
     lead_profiles,
     model_frame,
     profile_from_record,
     rows_as_of,
     stored_rows_frame,
+    stored_rows_table,
 )
 
 LEADS_PER_PART = 20_000
 """A full build folds and writes this many leads at a time: memory is bounded by their events."""
 
 VALIDATION_SAMPLE_ROWS = 100_000
-"""The feature-table contract checks a seeded sample of at most this many stored rows."""
+"""The feature-table contract checks a seeded sample of at most this many stored rows..."""
+VALIDATION_SHARE = 0.1
+"""...drawn as this share of each part."""
 
 Progress = Callable[[str, int, int], None]
 
@@ -144,11 +149,19 @@ def build_feature_store(
     rates = log.market_rates()
 
     clock = time.perf_counter()
+    report_progress("Feast apply", 0, 1)
+    store.write_rates(rates)
+    if full or not store.is_applied():
+        store.apply()  # registered before the fold, which writes each part's leads online
+    store.push_rate(rates, now)
+    seconds["apply"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
     if full or watermark is None:
         outcome = _full_build(log, store, through_seq, report_progress)
     else:
         outcome = _incremental_build(log, store, watermark, through_seq, report_progress)
-    seconds["fold_and_write"] = time.perf_counter() - clock
+    seconds["fold_and_write"] = time.perf_counter() - clock - outcome.online_s
 
     clock = time.perf_counter()
     report_progress("validate", 1, 1)
@@ -169,17 +182,9 @@ def build_feature_store(
     seconds["validate"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    report_progress("Feast apply", 1, 1)
-    store.write_rates(rates)
-    if full or not store.is_applied():
-        store.apply()
-    store.push_rate(rates, now)
-    seconds["apply"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
     report_progress("online store", 1, 1)
-    online_rows = sum(store.push(part) for part in outcome.online)
-    seconds["online"] = time.perf_counter() - clock
+    online_rows = outcome.online_rows + sum(store.push(part) for part in outcome.online)
+    seconds["online"] = time.perf_counter() - clock + outcome.online_s
 
     clock = time.perf_counter()
     log.save_feature_build(outcome.states, through_seq=through_seq, built_at=now, replace=full)
@@ -204,6 +209,8 @@ class _Outcome:
     leads: int = 0
     events: int = 0
     rows: int = 0
+    online_rows: int = 0
+    online_s: float = 0.0
     refolded: int = 0
     states: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     online: list[pd.DataFrame] = field(default_factory=list)
@@ -226,25 +233,42 @@ def _full_build(
     outcome = _Outcome()
     ranges = log.lead_id_ranges(LEADS_PER_PART)
     samples: list[pd.DataFrame] = []
+    rng = np.random.default_rng(0)
 
-    def parts() -> Iterator[pd.DataFrame]:
+    def parts() -> Iterator[pa.Table]:
         # A range of leads at a time: memory holds their events and rows, whatever the history.
         for index, lead_range in enumerate(ranges):
             report(f"fold leads {index + 1}/{len(ranges)}", index, len(ranges))
             leads = log.leads(lead_range=lead_range)
             events = log.events(lead_range=lead_range, through_seq=through_seq)
-            result = fold_leads(lead_profiles(leads), event_columns(events))
+            folded = fold_rows(lead_profiles(leads), event_columns(events))
             outcome.leads += len(leads)
             outcome.events += len(events)
             updated = dict(zip(leads["lead_id"].astype(str), leads["updated_at"], strict=True))
-            outcome.states.update((k, (v.to_json(), updated[k])) for k, v in result.states.items())
-            outcome.online.append(_newest(result.rows))
-            samples.append(_sample(result.rows, VALIDATION_SAMPLE_ROWS / 1e6))
-            yield result.rows
+            outcome.states.update((k, (v.to_json(), updated[k])) for k, v in folded.states.items())
+            newest = _newest_positions(folded.keys)
+            clock = time.perf_counter()
+            outcome.online_rows += store.write_online(
+                [folded.keys[i] for i in newest], [folded.rows[i] for i in newest]
+            )
+            outcome.online_s += time.perf_counter() - clock
+            picked = np.flatnonzero(rng.random(len(folded.keys)) < VALIDATION_SHARE)
+            samples.append(
+                stored_rows_frame(
+                    [folded.keys[i] for i in picked], [folded.rows[i] for i in picked]
+                )
+            )
+            yield stored_rows_table(folded.keys, folded.rows)
+            del folded, leads, events
 
     outcome.rows = store.write_rows(parts(), replace=True)
     outcome.sample = pd.concat(samples, ignore_index=True) if samples else pd.DataFrame()
     return outcome
+
+
+def _newest_positions(keys: Sequence[RowKey]) -> list[int]:
+    """Positions of each lead's newest row (rows come ordered by lead, then changed_at)."""
+    return [i for i in range(len(keys)) if i + 1 == len(keys) or keys[i + 1][0] != keys[i][0]]
 
 
 def _incremental_build(

@@ -141,7 +141,7 @@ class LeadFeatureStore:
             return False
         return True
 
-    def write_rows(self, parts: Iterable[pd.DataFrame], *, replace: bool) -> int:
+    def write_rows(self, parts: Iterable[pd.DataFrame | pyarrow.Table], *, replace: bool) -> int:
         """Add stored-row frames to the offline store; ``replace`` swaps the whole store.
 
         A replacing write goes to a new folder that then takes the old one's place, so readers
@@ -160,14 +160,21 @@ class LeadFeatureStore:
         prefix = f"part-{stamp.value:020d}"
         rows = 0
         for index, part in enumerate(parts):
-            if part.empty and rows:
+            if len(part) == 0 and rows:
                 continue
-            frame = part[columns].reset_index(drop=True)
-            frame[WRITTEN_AT] = stamp
-            table = pyarrow.Table.from_pandas(frame, schema=_ROW_SCHEMA, preserve_index=False)
+            if isinstance(part, pyarrow.Table):
+                table = part.select(columns).append_column(
+                    WRITTEN_AT,
+                    pyarrow.array([stamp] * len(part), _ROW_SCHEMA.field(WRITTEN_AT).type),
+                )
+                table = table.cast(_ROW_SCHEMA)
+            else:
+                frame = part[columns].reset_index(drop=True)
+                frame[WRITTEN_AT] = stamp
+                table = pyarrow.Table.from_pandas(frame, schema=_ROW_SCHEMA, preserve_index=False)
             pyarrow.parquet.write_table(table, target / f"{prefix}-{index:05d}.parquet")
             rows += len(part)
-            del part, frame, table
+            del part, table
             pyarrow.default_memory_pool().release_unused()  # hand a part's buffers back
         if replace:
             retired = self.rows_dir.with_name("lead_rows.old")

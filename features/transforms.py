@@ -52,6 +52,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
 from data_contracts.enums import (
     INBOUND_EVENT_TYPES,
@@ -168,6 +169,24 @@ _CLOSING: Final = frozenset({EventType.APPLICATION_SUBMITTED.value, EventType.LO
 _EVENT_TYPES: Final = frozenset(t.value for t in EventType)
 _CALL_OUTCOMES: Final = frozenset(o.value for o in CallOutcome)
 _TOPICS: Final[tuple[str, ...]] = tuple(t.value for t in QuestionTopic)
+_COUNTED: Final[tuple[str, ...]] = (
+    *(t.value for t in EventType),
+    *(f"question:{t}" for t in _TOPICS),
+)
+"""What a fold counts: every event type, and questions by topic."""
+_AT: Final[dict[str, int]] = {name: i for i, name in enumerate(_COUNTED)}
+_EMAIL_SENT, _EMAIL_OPENED, _EMAIL_CLICKED = (
+    _AT[EventType.EMAIL_SENT.value],
+    _AT[EventType.EMAIL_OPENED.value],
+    _AT[EventType.EMAIL_CLICKED.value],
+)
+_TEXT_SENT, _TEXT_REPLIED, _CALL, _QUESTION = (
+    _AT[EventType.TEXT_SENT.value],
+    _AT[EventType.TEXT_REPLIED.value],
+    _AT[EventType.CALL.value],
+    _AT[EventType.QUESTION_ASKED.value],
+)
+_TOPIC_AT: Final = tuple(_AT[f"question:{t}"] for t in _TOPICS)
 _ALL_CHANNELS: Final = frozenset(c.value for c in Channel)
 _LEAD_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
     column: FEATURES_BY_NAME[column].categories for column in ("source", "loan_type", "credit_band")
@@ -208,6 +227,7 @@ class LeadFold:
         "answered",
         "closed",
         "counts",
+        "touches",
         "email_pending",
         "last_call_outcome",
         "last_inbound_s",
@@ -228,7 +248,8 @@ class LeadFold:
 
     def __init__(self, profile: LeadProfile) -> None:
         self.profile = profile
-        self.counts: dict[str, int] = {}
+        self.counts = [0] * len(_COUNTED)
+        self.touches = 0
         self.pages: set[str] = set()
         self.replies: list[float] = []
         self.answered = 0
@@ -247,12 +268,6 @@ class LeadFold:
         self.last_key: tuple[float, str] = (-np.inf, "")
         self.timeline_ready_s = NAN
         self._state_statement(profile.timeline_statement, profile.created_s)
-
-    def _count(self, name: str) -> int:
-        return self.counts.get(name, 0)
-
-    def _bump(self, name: str) -> None:
-        self.counts[name] = self.counts.get(name, 0) + 1
 
     def _state_statement(self, text: str, at_s: float) -> None:
         if not text:
@@ -276,8 +291,9 @@ class LeadFold:
     ) -> None:
         """Fold one event in; events must come in (t_s, event_id) order."""
         self.last_key = (t_s, event_id)
-        self._bump(kind)
+        self.counts[_AT[kind]] += 1
         if kind in _OUTBOUND:
+            self.touches += 1
             self.last_touch_s = t_s
             if kind == EventType.TEXT_SENT:
                 self.text_pending = t_s
@@ -288,7 +304,7 @@ class LeadFold:
                 self.answered += outcome in _ANSWERED
         elif kind in _INBOUND:
             self.last_inbound_s = t_s
-            self.touches_at_last_inbound = self._touches()
+            self.touches_at_last_inbound = self.touches
             _remember(self.recent_inbound, t_s, 7)
             if kind == EventType.WEB_VISIT:
                 self.last_visit_s = t_s
@@ -304,7 +320,7 @@ class LeadFold:
                 self._reply(t_s, self.email_pending)
                 self.email_pending = NAN
             elif kind == EventType.QUESTION_ASKED and topic in _TOPICS:
-                self._bump(f"question:{topic}")
+                self.counts[_AT[f"question:{topic}"]] += 1
                 if topic == QuestionTopic.PRE_APPROVAL:
                     self.last_intent_s = t_s
             elif kind == EventType.STATEMENT:
@@ -320,19 +336,13 @@ class LeadFold:
         self.replies.append((t_s - touch_s) / 60.0)
         self.answered += 1
 
-    def _touches(self) -> int:
-        return sum(self._count(k) for k in _OUTBOUND)
-
     def row(self, at_s: float) -> tuple[Any, ...]:
         """The stored row (STORED_COLUMNS order) as of a change at at_s."""
         p = self.profile
-        sent, opened, clicked = (
-            self._count(EventType.EMAIL_SENT),
-            self._count(EventType.EMAIL_OPENED),
-            self._count(EventType.EMAIL_CLICKED),
-        )
-        touches = self._touches()
-        questions = [self._count(f"question:{topic}") for topic in _TOPICS]
+        c = self.counts
+        sent, opened, clicked = c[_EMAIL_SENT], c[_EMAIL_OPENED], c[_EMAIL_CLICKED]
+        touches = self.touches
+        questions = [c[i] for i in _TOPIC_AT]
         is_open = not self.closed and not (self.opted_out >= _ALL_CHANNELS)
         return (
             p.source,
@@ -346,16 +356,16 @@ class LeadFold:
             clicked,
             opened / sent if sent else NAN,
             clicked / sent if sent else NAN,
-            self._count(EventType.TEXT_SENT),
-            self._count(EventType.TEXT_REPLIED),
+            c[_TEXT_SENT],
+            c[_TEXT_REPLIED],
             statistics.median(self.replies) if self.replies else NAN,
             self.replies[-1] if self.replies else NAN,
             self.answered / touches if touches else NAN,
-            self._count(EventType.QUESTION_ASKED),
+            c[_QUESTION],
             *questions,
             touches,
-            self._count(EventType.CALL),
-            self._count(EventType.TEXT_SENT),
+            c[_CALL],
+            c[_TEXT_SENT],
             sent,
             touches - self.touches_at_last_inbound,
             self.last_call_outcome,
@@ -374,7 +384,7 @@ class LeadFold:
         """The whole state (profile excluded: the lead record holds it)."""
         return json.dumps(
             {
-                "counts": self.counts,
+                "counts": {name: n for name, n in zip(_COUNTED, self.counts, strict=True) if n},
                 "pages": sorted(self.pages),
                 "replies": self.replies,
                 "answered": self.answered,
@@ -401,7 +411,10 @@ class LeadFold:
         data = json.loads(text)
         fold = cls.__new__(cls)
         fold.profile = profile
-        fold.counts = {str(k): int(v) for k, v in data["counts"].items()}
+        fold.counts = [0] * len(_COUNTED)
+        for name, n in data["counts"].items():
+            fold.counts[_AT[name]] = int(n)
+        fold.touches = sum(fold.counts[_AT[k]] for k in _OUTBOUND)
         fold.pages = set(data["pages"])
         fold.replies = [float(v) for v in data["replies"]]
         fold.answered = int(data["answered"])
@@ -785,6 +798,35 @@ def stored_rows_frame(keys: list[RowKey], rows: list[tuple[Any, ...]]) -> pd.Dat
         else:
             frame[name] = np.asarray(values, dtype=dtype)
     return pd.DataFrame(frame)
+
+
+def stored_rows_table(keys: list[RowKey], rows: list[tuple[Any, ...]]) -> pa.Table:
+    """Fold rows as an Arrow table (ROW_KEY_COLUMNS + STORED_COLUMNS): the build's way to
+    parquet, without a pandas frame in between."""
+    micros = [round(k[2] * 1e6) for k in keys]
+    arrays: dict[str, pa.Array] = {
+        "lead_id": pa.array([k[0] for k in keys], pa.string()),
+        "officer_id": pa.array([k[1] for k in keys], pa.string()),
+        "changed_at": pa.array(micros, pa.int64())
+        .cast(pa.timestamp("us", tz="UTC"))
+        .cast(pa.timestamp("ns", tz="UTC")),
+    }
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in STORED_COLUMNS]
+    for (name, dtype), values in zip(STORED_COLUMNS.items(), columns, strict=True):
+        arrow_type = _ARROW_TYPES[dtype]
+        if dtype == "float64":
+            arrays[name] = pa.array(values, arrow_type, from_pandas=True)  # NaN stays NaN
+        else:
+            arrays[name] = pa.array(values, arrow_type)
+    return pa.table(arrays)
+
+
+_ARROW_TYPES: Final = {
+    "string": pa.string(),
+    "float64": pa.float64(),
+    "int64": pa.int64(),
+    "list": pa.list_(pa.float64()),
+}
 
 
 def empty_rows() -> pd.DataFrame:
