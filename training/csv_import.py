@@ -29,6 +29,9 @@ new export exactly as training did.
 from __future__ import annotations
 
 import math
+import re
+import shlex
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -104,6 +107,9 @@ AGE_BANDS: Final = ((0, 40, "under 40"), (40, 62, "40-61"), (62, 200, "62 and ov
 """Reg B treats applicants 62 and over as a group of their own (12 CFR 1002.6(b)(2))."""
 AUDIT_PREFIX: Final = "protected__"
 CSV_MODEL_NAME: Final = "lead-scorer-csv"
+MAX_NAME_LENGTH: Final = 60
+RESERVED_NAMES: Final = frozenset({"label", "lead_id", "time", "lead_created_at", "capacity_share"})
+"""Columns the importer adds to the frame it trains on; no feature may be named like one."""
 
 Role = Literal["numeric", "flag", "category"]
 
@@ -114,9 +120,14 @@ class CsvImportError(ValueError):
 
 @dataclass(frozen=True)
 class FeatureColumn:
-    """How one export column becomes a model feature."""
+    """How one export column becomes a model feature.
+
+    ``column`` is the header as written in the export (what people read); ``name`` is the
+    model's internal name for it (``internal_names``), the one LightGBM and MLflow see.
+    """
 
     column: str
+    name: str
     role: Role
     sentinel: float | None = None
     categories: tuple[str, ...] = ()
@@ -148,6 +159,8 @@ class CsvRecipe:
             features=tuple(
                 FeatureColumn(
                     column=f["column"],
+                    # Models saved before internal names used the header itself.
+                    name=f.get("name") or f["column"],
                     role=f["role"],
                     sentinel=f["sentinel"],
                     categories=tuple(f["categories"]),
@@ -162,18 +175,19 @@ class CsvRecipe:
     @property
     def layout(self) -> FeatureLayout:
         kinds: dict[str, FeatureKind] = {
-            f.column: "category" if f.role == "category" else "float" for f in self.features
+            f.name: "category" if f.role == "category" else "float" for f in self.features
         }
         return FeatureLayout(
-            names=tuple(f.column for f in self.features),
+            names=tuple(f.name for f in self.features),
             kinds=kinds,
-            categories={f.column: f.categories for f in self.features if f.role == "category"},
-            nullable=frozenset(f.column for f in self.features),
+            categories={f.name: f.categories for f in self.features if f.role == "category"},
+            nullable=frozenset(f.name for f in self.features),
+            labels={f.name: f.column for f in self.features},
         )
 
     def reasons(self) -> dict[str, ReasonTemplate]:
         return {
-            f.column: generic_template(
+            f.name: generic_template(
                 f.column,
                 "flag" if f.role == "flag" else "category" if f.role == "category" else "float",
             )
@@ -241,8 +255,34 @@ def _looks_like_dates(text: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= NUMERIC_SHARE)
 
 
-def infer_column(column: str, raw: pd.Series) -> tuple[FeatureColumn | None, str]:
-    """One column's role, or None and the reason it is dropped."""
+def internal_names(headers: Sequence[str]) -> dict[str, str]:
+    """Header -> the model's name for it: [a-z0-9_], at most MAX_NAME_LENGTH characters, unique.
+
+    LightGBM rewrites spaces and refuses quotes, commas and brackets in feature names, so the
+    model never sees a header; "Lead Source" and "lead-source" become lead_source and
+    lead_source_2, a header of only symbols or letters outside ASCII becomes "column".
+    RESERVED_NAMES are the importer's own columns and never a feature's name.
+    """
+    taken = set(RESERVED_NAMES)
+    names: dict[str, str] = {}
+    for header in headers:
+        ascii_text = unicodedata.normalize("NFKD", str(header)).encode("ascii", "ignore").decode()
+        base = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")[:MAX_NAME_LENGTH]
+        base = base.rstrip("_") or "column"
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        names[header] = name
+    return names
+
+
+def infer_column(
+    column: str, raw: pd.Series, name: str | None = None
+) -> tuple[FeatureColumn | None, str]:
+    """One column's role (its internal ``name`` defaults to the header), or None and why not."""
+    name = name or column
     text = _blank_placeholders(raw)
     present = text.dropna()
     blanked = int(text.isna().sum() - raw.isna().sum())
@@ -253,7 +293,7 @@ def infer_column(column: str, raw: pd.Series) -> tuple[FeatureColumn | None, str
         return None, "id-like name"
     lowered = set(present.str.lower().unique())
     if lowered <= (YES_VALUES | NO_VALUES) and len(lowered) == 2:
-        return FeatureColumn(column, "flag"), f"yes/no flag{note}"
+        return FeatureColumn(column, name, "flag"), f"yes/no flag{note}"
     numbers = _numbers(present)
     if numbers.notna().mean() >= NUMERIC_SHARE:
         if numbers.nunique() == len(raw) and (numbers.diff().dropna() > 0).all():
@@ -264,7 +304,7 @@ def infer_column(column: str, raw: pd.Series) -> tuple[FeatureColumn | None, str
             if sentinel is not None
             else ""
         )
-        return FeatureColumn(column, "numeric", sentinel=sentinel), f"numeric{extra}{note}"
+        return FeatureColumn(column, name, "numeric", sentinel), f"numeric{extra}{note}"
     if _looks_like_dates(present):
         return None, "a date or time; pass it with --time to split by it"
     distinct = present.nunique()
@@ -282,7 +322,7 @@ def infer_column(column: str, raw: pd.Series) -> tuple[FeatureColumn | None, str
         return None, "no category has enough rows"
     rare = f"; {distinct - len(kept)} rare value(s) read as missing" if distinct > len(kept) else ""
     return (
-        FeatureColumn(column, "category", categories=tuple(sorted(kept.index))),
+        FeatureColumn(column, name, "category", categories=tuple(sorted(kept.index))),
         f"category ({len(kept)} values){rare}{note}",
     )
 
@@ -311,13 +351,14 @@ def infer_recipe(
     )
     features: list[FeatureColumn] = []
     audit: list[str] = []
+    names = internal_names(list(raw.columns))
     for column in raw.columns:
         if column in {target, id_column, time_column}:
             continue
         if column in drop:
             report.dropped[column] = "dropped on request (--drop)"
             continue
-        role, why = infer_column(column, raw[column])
+        role, why = infer_column(column, raw[column], names[column])
         if column in protected:
             attribute = protected[column]
             law = f"{'proxy for ' if attribute.proxy else ''}{attribute.name} ({attribute.law})"
@@ -350,7 +391,7 @@ def clean_features(raw: pd.DataFrame, recipe: CsvRecipe) -> pd.DataFrame:
         text = _blank_placeholders(raw[feature.column])
         if feature.role == "flag":
             lowered = text.str.lower()
-            data[feature.column] = pd.Series(
+            data[feature.name] = pd.Series(
                 np.where(
                     lowered.isin(YES_VALUES), 1.0, np.where(lowered.isin(NO_VALUES), 0.0, np.nan)
                 ),
@@ -360,10 +401,10 @@ def clean_features(raw: pd.DataFrame, recipe: CsvRecipe) -> pd.DataFrame:
             values = _numbers(text).astype(np.float64)
             if feature.sentinel is not None:
                 values = values.mask(values == feature.sentinel)
-            data[feature.column] = values
+            data[feature.name] = values
         else:
             values = text.where(text.isin(feature.categories))
-            data[feature.column] = values.astype(object).where(values.notna(), None)
+            data[feature.name] = values.astype(object).where(values.notna(), None)
     return pd.DataFrame(data, index=raw.index)
 
 
@@ -428,10 +469,10 @@ def split_rows(
     return train, stop, calibrate, test
 
 
-def leak_warnings(aucs: Mapping[str, float]) -> list[str]:
-    """Loud sentences about columns that (nearly) give the answer away."""
+def leak_warnings(aucs: Mapping[str, float]) -> dict[str, str]:
+    """Loud sentences about columns (by header) that (nearly) give the answer away."""
     ranked = sorted(aucs.items(), key=lambda kv: kv[1], reverse=True)
-    warnings: list[str] = []
+    warnings: dict[str, str] = {}
     for position, (column, auc) in enumerate(ranked):
         runner_up = ranked[1][1] if position == 0 and len(ranked) > 1 else math.nan
         why = ""
@@ -445,10 +486,10 @@ def leak_warnings(aucs: Mapping[str, float]) -> list[str]:
         if normalize_column(column) in POST_OUTCOME_NAMES:
             why = (why + "; " if why else "") + "its name says it is recorded after the outcome"
         if why:
-            warnings.append(
+            warnings[column] = (
                 f"POSSIBLE LEAK: column '{column}': {why}. If it is only known after the outcome "
                 f"(like a call's duration), the model will not work on new leads: rerun with "
-                f"--drop {column}"
+                f"--drop {shlex.quote(column)}"
             )
     return warnings
 
@@ -496,10 +537,10 @@ def prepare_csv(
     parts = split_rows(frame, config, by_time=time_column is not None)
     train, stop, calibrate, test = (frame[frame["lead_id"].isin(p)] for p in parts)
     layout = recipe.layout
-    aucs = single_column_aucs(train, layout)
+    aucs = {layout.label(n): auc for n, auc in single_column_aucs(train, layout).items()}
     leaks = leak_warnings(aucs)
-    report.warnings.extend(leaks)
-    leaky = [w.split("'")[1] for w in leaks]
+    report.warnings.extend(leaks.values())
+    leaky = [f.name for f in recipe.features if f.column in leaks]
     baselines: list[Baseline] = []
     if time_column:
         baselines.append(Baseline("newest_first", False, True, newest_first, "newest rows first"))
