@@ -28,10 +28,11 @@ new export exactly as training did.
 
 from __future__ import annotations
 
+import csv
 import math
-import re
 import shlex
 import unicodedata
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -80,6 +81,40 @@ SENTINELS: Final = (999.0, 9999.0, 99999.0, -1.0, -999.0)
 SENTINEL_MIN_SHARE: Final = 0.01
 YES_VALUES: Final = frozenset({"yes", "y", "true", "t", "1"})
 NO_VALUES: Final = frozenset({"no", "n", "false", "f", "0"})
+POSITIVE_OUTCOMES: Final = YES_VALUES | {
+    "1.0",
+    "converted",
+    "won",
+    "closed won",
+    "closed - won",
+    "success",
+    "applied",
+    "funded",
+}
+NEGATIVE_OUTCOMES: Final = NO_VALUES | {
+    "0.0",
+    "lost",
+    "not converted",
+    "unconverted",
+    "closed lost",
+    "closed - lost",
+    "failure",
+}
+"""Target values (case-insensitive) read as converted / not converted; blank cells are left out."""
+MAX_SHOWN_TARGET_VALUES: Final = 20
+MIN_ROWS_PER_OUTCOME: Final = 10
+SMALL_TRAIN_ROWS: Final = 500
+SNIFF_BYTES: Final = 65_536
+DELIMITERS: Final = (",", ";", "\t", "|")
+ENCODINGS: Final = ("utf-8-sig", "cp1252", "latin-1")
+NUMBER_DECORATION: Final = r"[,\s$€£%]"
+"""Thousands separators, spaces, currency and percent signs around a number."""
+NAME_COLUMNS: Final = frozenset(
+    {"name", "first_name", "last_name", "full_name", "contact_name", "lead_name", "customer_name"}
+)
+EMAIL_PATTERN: Final = r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$"
+PHONE_PATTERN: Final = r"^\+?[\d\s().-]+$"
+PHONE_DIGITS: Final = 10
 NUMERIC_SHARE: Final = 0.95
 MAX_CATEGORIES: Final = 50
 MIN_CATEGORY_ROWS: Final = 5
@@ -203,19 +238,61 @@ class ImportReport:
     dropped: dict[str, str] = field(default_factory=dict)
     protected: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        out = [f"feature  {c}: {why}" for c, why in self.features.items()]
+        out = [f"note     {n}" for n in self.notes]
+        out += [f"feature  {c}: {why}" for c, why in self.features.items()]
         out += [f"dropped  {c}: {why}" for c, why in self.dropped.items()]
         out += [f"protected {c}: {why}" for c, why in self.protected.items()]
         return out
 
 
 def read_export(path: Path) -> pd.DataFrame:
-    """The CSV as text cells, untouched (placeholders are handled by the recipe)."""
-    if not path.exists():
-        raise CsvImportError(f"{path} does not exist")
-    return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    """The CSV as text cells, untouched (placeholders are handled by the recipe).
+
+    The delimiter (comma, semicolon, tab or |) is the one that splits the header into the most
+    fields; the encoding is UTF-8 (with or without a byte-order mark), else Windows-1252, else
+    Latin-1. Quoted cells may hold delimiters and newlines.
+    """
+    if not path.is_file():
+        raise CsvImportError(f"{path} does not exist or is not a file")
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if not head.strip():
+        raise CsvImportError(f"{path.name} is empty; export the leads again with a header row")
+    delimiter = _delimiter(head.decode("latin-1"))
+    for encoding in ENCODINGS:
+        try:
+            return pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                skipinitialspace=True,
+                sep=delimiter,
+                encoding=encoding,
+            )
+        except UnicodeDecodeError:
+            continue
+        except pd.errors.EmptyDataError as exc:
+            raise CsvImportError(f"{path.name} has no columns; is it a CSV export?") from exc
+        except pd.errors.ParserError as exc:
+            # pandas names the line and the field counts, never a cell's value.
+            raise CsvImportError(
+                f"{path.name} is not one table with the same columns on every line "
+                f"({str(exc).strip().removeprefix('Error tokenizing data. C error: ')}); "
+                "export it again as CSV, with cells that hold the delimiter in quotes"
+            ) from exc
+    raise AssertionError("latin-1 decodes any byte")  # pragma: no cover
+
+
+def _delimiter(text: str) -> str:
+    """The candidate delimiter that splits the first line (header) into the most fields."""
+    lines = text.splitlines()[:1]
+    counts = {
+        d: len(next(csv.reader(lines, delimiter=d), [])) for d in DELIMITERS
+    }  # ties go to the comma, first in DELIMITERS
+    return max(DELIMITERS, key=lambda d: counts[d])
 
 
 def _blank_placeholders(column: pd.Series) -> pd.Series:
@@ -224,7 +301,14 @@ def _blank_placeholders(column: pd.Series) -> pd.Series:
 
 
 def _numbers(text: pd.Series) -> pd.Series:
-    return pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+    """Cells as numbers: "1,234", "$1,200", "45%" and "1 500" read as 1234, 1200, 45, 1500."""
+    values = pd.to_numeric(text, errors="coerce")
+    retry = values.isna() & text.notna()
+    if retry.any():
+        cleaned = text[retry].str.replace(NUMBER_DECORATION, "", regex=True)
+        values = values.astype(np.float64)
+        values[retry] = pd.to_numeric(cleaned, errors="coerce").astype(np.float64)
+    return values
 
 
 def _sentinel(values: pd.Series) -> float | None:
@@ -248,11 +332,26 @@ def _is_id_name(column: str) -> bool:
 
 
 def _looks_like_dates(text: pd.Series) -> bool:
+    """Dates or times in one format or several ("2024-03-01", "01/03/2024 09:30", "Mar 1, 2024")."""
     sample = text.dropna().head(200)
-    if sample.empty or not sample.str.contains(r"\d[-/:]\d", regex=True).all():
+    if sample.empty or not sample.str.contains(r"\d", regex=True).all():
         return False
-    parsed = pd.to_datetime(sample, errors="coerce", utc=True, format="mixed")
+    with warnings.catch_warnings():  # "could not infer format": expected on mixed formats
+        warnings.simplefilter("ignore", UserWarning)
+        parsed = pd.to_datetime(sample, errors="coerce", utc=True, format="mixed")
     return bool(parsed.notna().mean() >= NUMERIC_SHARE)
+
+
+def _looks_like_contact_details(column: str, present: pd.Series) -> bool:
+    """Emails, phone numbers or names: personal data, never a feature (nor in a reason)."""
+    if normalize_column(column) in NAME_COLUMNS:
+        return True
+    sample = present.head(200)
+    emails = sample.str.contains(EMAIL_PATTERN, regex=True)
+    phones = sample.str.contains(PHONE_PATTERN, regex=True) & (
+        sample.str.count(r"\d") >= PHONE_DIGITS
+    )
+    return bool((emails | phones).mean() >= 0.5)
 
 
 def internal_names(headers: Sequence[str]) -> dict[str, str]:
@@ -267,7 +366,7 @@ def internal_names(headers: Sequence[str]) -> dict[str, str]:
     names: dict[str, str] = {}
     for header in headers:
         ascii_text = unicodedata.normalize("NFKD", str(header)).encode("ascii", "ignore").decode()
-        base = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")[:MAX_NAME_LENGTH]
+        base = normalize_column(ascii_text)[:MAX_NAME_LENGTH]
         base = base.rstrip("_") or "column"
         name, n = base, 1
         while name in taken:
@@ -291,6 +390,8 @@ def infer_column(
         return None, "constant (one value or none)"
     if _is_id_name(column):
         return None, "id-like name"
+    if _looks_like_contact_details(column, present):
+        return None, "contact details (personal data), never a feature"
     lowered = set(present.str.lower().unique())
     if lowered <= (YES_VALUES | NO_VALUES) and len(lowered) == 2:
         return FeatureColumn(column, name, "flag"), f"yes/no flag{note}"
@@ -381,14 +482,28 @@ def infer_recipe(
     return recipe, report
 
 
-def clean_features(raw: pd.DataFrame, recipe: CsvRecipe) -> pd.DataFrame:
-    """The export's feature columns as the model reads them (floats, categories or missing)."""
-    absent = [f.column for f in recipe.features if f.column not in raw.columns]
-    if absent:
-        raise CsvImportError(f"the file lacks column(s) {absent} that the model was trained on")
+def absent_columns(raw: pd.DataFrame, recipe: CsvRecipe) -> list[str]:
+    """The model's columns (headers) that the export lacks."""
+    return [f.column for f in recipe.features if f.column not in raw.columns]
+
+
+def clean_features(
+    raw: pd.DataFrame, recipe: CsvRecipe, *, absent_as_missing: bool = False
+) -> pd.DataFrame:
+    """The export's feature columns as the model reads them (floats, categories or missing).
+
+    A column the export lacks is an error, or (``absent_as_missing``, for scoring) missing in
+    every row, unless every one is absent.
+    """
+    absent = absent_columns(raw, recipe)
+    if absent and (not absent_as_missing or len(absent) == len(recipe.features)):
+        raise CsvImportError(
+            f"the file lacks column(s) {absent} that the model was trained on; export them too"
+        )
+    blank = pd.Series(pd.NA, index=raw.index, dtype="string")
     data: dict[str, pd.Series] = {}
     for feature in recipe.features:
-        text = _blank_placeholders(raw[feature.column])
+        text = _blank_placeholders(raw.get(feature.column, blank))
         if feature.role == "flag":
             lowered = text.str.lower()
             data[feature.name] = pd.Series(
@@ -409,18 +524,46 @@ def clean_features(raw: pd.DataFrame, recipe: CsvRecipe) -> pd.DataFrame:
 
 
 def parse_target(raw: pd.Series, column: str) -> np.ndarray:
-    """yes/no, true/false or 1/0 -> bool; anything else is an error naming the values."""
-    lowered = raw.astype("string").str.strip().str.lower()
-    unknown = sorted(set(lowered.dropna().unique()) - YES_VALUES - NO_VALUES)
-    if unknown or lowered.isna().any():
-        raise CsvImportError(
-            f"target column '{column}' must hold yes/no, true/false or 1/0 in every row; "
-            f"found {unknown[:5] or 'empty cells'}"
+    """The outcome as 1.0 (POSITIVE_OUTCOMES), 0.0 (NEGATIVE_OUTCOMES) or NaN (blank cell).
+
+    Any other value is an error; it names the values only when the column has few of them
+    (a column of names or emails given as --target by mistake must not be echoed).
+    """
+    text = _blank_placeholders(raw).str.lower()
+    present = text.dropna()
+    if present.empty:
+        raise CsvImportError(f"target column '{column}' is empty; pick the outcome column")
+    unknown = sorted(set(present.unique()) - POSITIVE_OUTCOMES - NEGATIVE_OUTCOMES)
+    if unknown:
+        shown = (
+            f"values such as {[v[:30] for v in unknown[:5]]}"
+            if present.nunique() <= MAX_SHOWN_TARGET_VALUES
+            else f"{present.nunique():,} different values (is it the outcome column?)"
         )
-    labels = lowered.isin(YES_VALUES).to_numpy()
-    if labels.all() or not labels.any():
-        raise CsvImportError(f"target column '{column}' has only one outcome; nothing to learn")
+        raise CsvImportError(
+            f"target column '{column}' must hold two outcomes such as yes/no, 1/0, true/false "
+            f"or converted/lost; it has {shown}. Recode it to yes/no, or pick another --target"
+        )
+    labels = np.where(text.isin(POSITIVE_OUTCOMES), 1.0, np.where(text.isna(), np.nan, 0.0))
+    if np.nanmin(labels) == np.nanmax(labels):
+        outcome = "converted" if np.nanmax(labels) == 1 else "not converted"
+        raise CsvImportError(
+            f"target column '{column}' has only one outcome (every row is {outcome}); "
+            "nothing to learn. Export leads with both outcomes"
+        )
     return labels
+
+
+def _check_enough_rows(labels: np.ndarray, target: str) -> None:
+    """Each slice (train, early stopping, calibration, test) needs both outcomes."""
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    if min(positives, negatives) < MIN_ROWS_PER_OUTCOME:
+        raise CsvImportError(
+            f"the export has {positives:,} converted and {negatives:,} not converted lead(s) "
+            f"in '{target}'; training, calibration and the test need at least "
+            f"{MIN_ROWS_PER_OUTCOME} of each. Export more leads"
+        )
 
 
 def audit_values(raw: pd.Series) -> pd.Series:
@@ -507,6 +650,15 @@ def prepare_csv(
     source_name: str = "export.csv",
 ) -> tuple[PreparedData, ImportReport]:
     """Infer the recipe, clean, split and describe the export for run_training."""
+    if target not in raw.columns:
+        raise CsvImportError(
+            f"column '{target}' (--target) is not in the file; its columns are {list(raw.columns)}"
+        )
+    outcomes = parse_target(raw[target], target)
+    known = ~np.isnan(outcomes)
+    if not known.all():
+        raw = raw.loc[known].reset_index(drop=True)
+    _check_enough_rows(outcomes[known], target)
     recipe, report = infer_recipe(
         raw,
         target,
@@ -515,9 +667,10 @@ def prepare_csv(
         allow_protected=allow_protected,
         drop=drop,
     )
-    labels = parse_target(raw[target], target)
+    if not known.all():
+        report.notes.append(f"{int((~known).sum()):,} row(s) with a blank '{target}' left out")
     frame = clean_features(raw, recipe)
-    frame["label"] = labels
+    frame["label"] = outcomes[known] == 1.0
     frame["lead_id"] = (
         _blank_placeholders(raw[id_column]).fillna("missing").to_numpy()
         if id_column
@@ -536,6 +689,11 @@ def prepare_csv(
         frame[AUDIT_PREFIX + column] = audit_values(raw[column])
     parts = split_rows(frame, config, by_time=time_column is not None)
     train, stop, calibrate, test = (frame[frame["lead_id"].isin(p)] for p in parts)
+    if len(train) < SMALL_TRAIN_ROWS:
+        report.warnings.append(
+            f"only {len(train):,} training rows: the model will be weak and its test figures "
+            "noisy; export more leads if you can"
+        )
     layout = recipe.layout
     aucs = {layout.label(n): auc for n, auc in single_column_aucs(train, layout).items()}
     leaks = leak_warnings(aucs)
@@ -585,7 +743,7 @@ def scoring_frame(raw: pd.DataFrame, scorer: LeadScorer) -> tuple[pd.DataFrame, 
     recipe_data = scorer.metadata.get("csv_recipe")
     if recipe_data is not None:
         recipe = CsvRecipe.from_dict(recipe_data)
-        features = clean_features(raw, recipe)
+        features = clean_features(raw, recipe, absent_as_missing=True)
         id_column = recipe.id_column
     else:
         features = raw.replace({"": None})

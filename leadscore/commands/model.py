@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from leadscore.logging import library_output_to_log
@@ -37,7 +38,8 @@ def _mlflow_defaults() -> None:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    """One line (never wrapped, brackets in a header are not markup) and exit code 2."""
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -192,9 +194,9 @@ def train(
         except CsvImportError as exc:
             raise _fail(str(exc)) from exc
         for line in imported.lines():
-            console.print(f"  {line}")
+            console.print(f"  {escape(line)}", soft_wrap=True)
         for warning in imported.warnings:
-            err.print(f"[bold red]WARNING[/bold red] {warning}")
+            err.print(f"[bold red]WARNING[/bold red] {escape(warning)}", soft_wrap=True)
         warnings = imported.warnings
         extra = {"source_file": csv.name, "target": target}
         name = model_name or CSV_MODEL
@@ -336,7 +338,13 @@ def score(
     from features.definitions import FEATURE_NAMES
     from models.layout import FeatureFrameError
     from models.registry import ModelNotFoundError, load_scorer
-    from training.csv_import import CsvImportError, read_export, score_csv
+    from training.csv_import import (
+        CsvImportError,
+        CsvRecipe,
+        absent_columns,
+        read_export,
+        score_csv,
+    )
 
     uri = tracking_uri or get_settings().tracking_uri
     try:
@@ -349,6 +357,13 @@ def score(
             scorer = load_scorer(uri, alias, model_name=name, version=version)
     except ModelNotFoundError as exc:
         raise _fail(f"{exc} (or pick one with --alias challenger / --version N)") from exc
+    recipe = scorer.metadata.get("csv_recipe")
+    absent = absent_columns(raw, CsvRecipe.from_dict(recipe)) if recipe else []
+    if absent and len(absent) < len(scorer.layout.names):
+        err.print(
+            f"[yellow]warning:[/yellow] {len(absent)} column(s) the model uses are not in "
+            f"{csv.name} and count as missing in every row: {absent}"
+        )
     try:
         scores = score_csv(raw, scorer, reasons=reasons)
     except (CsvImportError, FeatureFrameError) as exc:
