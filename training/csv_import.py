@@ -33,8 +33,9 @@ import math
 import shlex
 import unicodedata
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -105,6 +106,8 @@ MAX_SHOWN_TARGET_VALUES: Final = 20
 MIN_ROWS_PER_OUTCOME: Final = 10
 SMALL_TRAIN_ROWS: Final = 500
 SNIFF_BYTES: Final = 65_536
+INFER_SAMPLE_ROWS: Final = 50_000
+"""Column roles are inferred from at most this many evenly spaced rows."""
 DELIMITERS: Final = (",", ";", "\t", "|")
 ENCODINGS: Final = ("utf-8-sig", "cp1252", "latin-1")
 NUMBER_DECORATION: Final = r"[,\s$€£%]"
@@ -295,13 +298,38 @@ def _delimiter(text: str) -> str:
     return max(DELIMITERS, key=lambda d: counts[d])
 
 
+def _per_distinct(
+    column: pd.Series, convert: Callable[[pd.Series], pd.Series], kind: Literal["text", "number"]
+) -> pd.Series:
+    """``convert`` applied once to each distinct cell and mapped back to every row: an export
+    repeats its values (a million rows hold a few thousand distinct ones per column)."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    converted = convert(pd.Series(uniques, dtype="string"))
+    if kind == "number":
+        numbers = np.append(converted.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
+        return pd.Series(numbers[codes], index=column.index)  # code -1 (missing) -> the NaN
+    text = np.empty(len(converted) + 1, dtype=object)
+    text[:-1] = converted.astype(object).where(converted.notna(), None).to_numpy()
+    text[-1] = None
+    return pd.Series(text[codes], index=column.index, dtype="string")
+
+
+def _distinct_blanked(text: pd.Series) -> pd.Series:
+    stripped = text.str.strip()
+    return stripped.mask(stripped.str.lower().isin(PLACEHOLDERS))
+
+
 def _blank_placeholders(column: pd.Series) -> pd.Series:
-    text = column.astype("string").str.strip()
-    return text.mask(text.str.lower().isin(PLACEHOLDERS))
+    """Trimmed text; placeholders (PLACEHOLDERS) become missing."""
+    return _per_distinct(column, _distinct_blanked, "text")
 
 
 def _numbers(text: pd.Series) -> pd.Series:
     """Cells as numbers: "1,234", "$1,200", "45%" and "1 500" read as 1234, 1200, 45, 1500."""
+    return _per_distinct(text, _distinct_numbers, "number")
+
+
+def _distinct_numbers(text: pd.Series) -> pd.Series:
     values = pd.to_numeric(text, errors="coerce")
     retry = values.isna() & text.notna()
     if retry.any():
@@ -385,7 +413,8 @@ def infer_column(
     text = _blank_placeholders(raw)
     present = text.dropna()
     blanked = int(text.isna().sum() - raw.isna().sum())
-    note = f"; {blanked} placeholder cell(s) read as missing" if blanked else ""
+    note = f"; {_share(blanked / len(raw))} of cells are placeholders, read as missing"
+    note = note if blanked else ""
     if present.nunique() <= 1:
         return None, "constant (one value or none)"
     if _is_id_name(column):
@@ -417,15 +446,24 @@ def infer_column(
         return None, "id-like (every value unique)"
     if distinct / len(present) > 0.5:
         return None, "free text or codes (most values unique)"
-    counts = present.value_counts()
-    kept = counts[counts >= MIN_CATEGORY_ROWS].head(MAX_CATEGORIES)
+    kept = _categories(present)
     if len(kept) < 2:
         return None, "no category has enough rows"
     rare = f"; {distinct - len(kept)} rare value(s) read as missing" if distinct > len(kept) else ""
     return (
-        FeatureColumn(column, name, "category", categories=tuple(sorted(kept.index))),
+        FeatureColumn(column, name, "category", categories=kept),
         f"category ({len(kept)} values){rare}{note}",
     )
+
+
+def _categories(present: pd.Series) -> tuple[str, ...]:
+    """Values seen at least MIN_CATEGORY_ROWS times, the MAX_CATEGORIES most frequent, sorted."""
+    counts = present.value_counts()
+    return tuple(sorted(counts[counts >= MIN_CATEGORY_ROWS].head(MAX_CATEGORIES).index))
+
+
+def _share(share: float) -> str:
+    return "under 1%" if share < 0.01 else f"{share:.0%}"
 
 
 def infer_recipe(
@@ -453,13 +491,19 @@ def infer_recipe(
     features: list[FeatureColumn] = []
     audit: list[str] = []
     names = internal_names(list(raw.columns))
+    # Roles from evenly spaced rows (order kept for the running-number check); categories
+    # are then counted on every row.
+    step = math.ceil(len(raw) / INFER_SAMPLE_ROWS)
+    sample = raw.iloc[::step]
     for column in raw.columns:
         if column in {target, id_column, time_column}:
             continue
         if column in drop:
             report.dropped[column] = "dropped on request (--drop)"
             continue
-        role, why = infer_column(column, raw[column], names[column])
+        role, why = infer_column(column, sample[column], names[column])
+        if role is not None and role.role == "category" and step > 1:
+            role = replace(role, categories=_categories(_blank_placeholders(raw[column]).dropna()))
         if column in protected:
             attribute = protected[column]
             law = f"{'proxy for ' if attribute.proxy else ''}{attribute.name} ({attribute.law})"
@@ -503,24 +547,29 @@ def clean_features(
     blank = pd.Series(pd.NA, index=raw.index, dtype="string")
     data: dict[str, pd.Series] = {}
     for feature in recipe.features:
-        text = _blank_placeholders(raw.get(feature.column, blank))
-        if feature.role == "flag":
-            lowered = text.str.lower()
-            data[feature.name] = pd.Series(
-                np.where(
-                    lowered.isin(YES_VALUES), 1.0, np.where(lowered.isin(NO_VALUES), 0.0, np.nan)
-                ),
-                index=raw.index,
-            )
-        elif feature.role == "numeric":
-            values = _numbers(text).astype(np.float64)
-            if feature.sentinel is not None:
-                values = values.mask(values == feature.sentinel)
-            data[feature.name] = values
-        else:
-            values = text.where(text.isin(feature.categories))
+        column = raw.get(feature.column, blank)
+        convert = partial(_feature_values, feature)
+        if feature.role == "category":
+            values = _per_distinct(column, convert, "text")
             data[feature.name] = values.astype(object).where(values.notna(), None)
+        else:
+            data[feature.name] = _per_distinct(column, convert, "number")
     return pd.DataFrame(data, index=raw.index)
+
+
+def _feature_values(feature: FeatureColumn, distinct: pd.Series) -> pd.Series:
+    """Distinct cells of one column as the model reads them: 1/0, a number, a category, NA."""
+    text = _distinct_blanked(distinct)
+    if feature.role == "flag":
+        lowered = text.str.lower()
+        flags = np.where(
+            lowered.isin(YES_VALUES), 1.0, np.where(lowered.isin(NO_VALUES), 0.0, np.nan)
+        )
+        return pd.Series(flags, index=distinct.index)
+    if feature.role == "numeric":
+        values = _distinct_numbers(text)
+        return values.mask(values == feature.sentinel) if feature.sentinel is not None else values
+    return text.where(text.isin(feature.categories))
 
 
 def parse_target(raw: pd.Series, column: str) -> np.ndarray:

@@ -273,3 +273,11 @@ def test_cli_refuses_a_single_class_export_in_one_line_with_exit_code_2(
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0, result.output
     assert "only one outcome" in result.output
+
+
+def test_roles_inferred_on_a_sample_match_every_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = crm_export(1_000, seed=6)
+    full, _ = infer_recipe(raw, TARGET)
+    monkeypatch.setattr("training.csv_import.INFER_SAMPLE_ROWS", 200)
+    sampled, _ = infer_recipe(raw, TARGET)
+    assert sampled == full
