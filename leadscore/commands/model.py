@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,9 +25,6 @@ err = Console(stderr=True)
 
 LEAD_MODEL = "lead-scorer"
 CSV_MODEL = "lead-scorer-csv"
-THREADED_TRAIN_ROWS = 200_000
-"""Below this many training rows LightGBM is faster on one thread: on 9,000 rows a second
-thread made training 30 times slower (0.2 s against 6.8 s) on a 2-core machine."""
 
 
 def _mlflow_defaults() -> None:
@@ -135,12 +131,12 @@ def train(
     ] = None,
     seed: Annotated[int, typer.Option(help="random seed: same data and seed, same model")] = 42,
     threads: Annotated[
-        int | None,
+        int,
         typer.Option(
-            help=f"LightGBM threads [default: 1 under {THREADED_TRAIN_ROWS:,} training rows, "
-            "where a second thread only adds overhead, else 2]"
+            help="LightGBM threads (on a shared 2-core machine a second thread made training "
+            "slower at every size measured, up to 30x; see docs/ARCHITECTURE.md)"
         ),
-    ] = None,
+    ] = 1,
     calibration: Annotated[str, typer.Option(help="platt or isotonic")] = "platt",
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow store [default: sqlite under the data home]")
@@ -166,7 +162,7 @@ def train(
     settings = get_settings()
     if calibration not in ("platt", "isotonic"):
         raise _fail("--calibration must be 'platt' or 'isotonic'")
-    config = TrainConfig(seed=seed, num_threads=threads or 1, calibration=calibration)  # type: ignore[arg-type]
+    config = TrainConfig(seed=seed, num_threads=threads, calibration=calibration)  # type: ignore[arg-type]
     uri = tracking_uri or settings.tracking_uri
     settings.home_dir.mkdir(parents=True, exist_ok=True)
     warnings: list[str] = []
@@ -214,8 +210,6 @@ def train(
             raise _fail(str(exc)) from exc
         name = model_name or LEAD_MODEL
     sizes = data.slices.sizes()
-    if threads is None and sizes["train_rows"] >= THREADED_TRAIN_ROWS:
-        config = replace(config, num_threads=2)
     console.print(
         f"train {sizes['train_rows']:,} rows / early stopping {sizes['early_stopping_rows']:,} / "
         f"calibration {sizes['calibration_rows']:,} / test {sizes['test_rows']:,}"
@@ -333,7 +327,12 @@ def score(
     reasons: Annotated[bool, typer.Option(help="add the top reasons (slower)")] = True,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow store")] = None,
 ) -> None:
-    """Probabilities, tiers (hot/warm/cold) and top reasons for every row of a CSV."""
+    """Probabilities, tiers (hot/warm/cold) and top reasons for every row of a CSV.
+
+    A CRM export is cleaned as the model's training export was: its columns may come in any
+    order, extra ones are ignored, absent ones are named and count as missing. The output
+    keeps the export's id column and names columns by their original headers.
+    """
     _mlflow_defaults()
     from features.definitions import FEATURE_NAMES
     from models.layout import FeatureFrameError
