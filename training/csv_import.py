@@ -1,6 +1,10 @@
 """Bring your own data: train and score from a flat CRM export of any shape.
 
-Column roles are inferred from the values (``infer_recipe``):
+Reading (``read_export``): the delimiter and encoding are detected; every cell stays text.
+Headers stay as written for people; the model sees internal names (``internal_names``).
+Anything the importer cannot use raises CsvImportError with one sentence saying what to do.
+
+Column roles are inferred from the values (``infer_recipe``, on at most INFER_SAMPLE_ROWS):
 
 - placeholders that mean missing ("", "Select", "unknown", "N/A", ... see PLACEHOLDERS) become
   missing before anything else;
