@@ -30,6 +30,8 @@ class FeatureLayout:
     kinds: Mapping[str, FeatureKind]
     categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     nullable: frozenset[str] = frozenset()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """What a person reads for a feature (a CSV export's original header); default its name."""
     _codes: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -46,6 +48,14 @@ class FeatureLayout:
             if self.kinds[n] == "category"
         }
         object.__setattr__(self, "_codes", codes)
+
+    def label(self, name: str) -> str:
+        """The feature's name as people wrote it (reasons, plots, reports)."""
+        return self.labels.get(name, name)
+
+    @property
+    def display_names(self) -> tuple[str, ...]:
+        return tuple(self.label(n) for n in self.names)
 
     @property
     def categorical_features(self) -> tuple[str, ...]:
@@ -135,6 +145,7 @@ class FeatureLayout:
             "kinds": dict(self.kinds),
             "categories": {k: list(v) for k, v in self.categories.items()},
             "nullable": sorted(self.nullable),
+            "labels": dict(self.labels),
         }
 
     @classmethod
@@ -144,4 +155,5 @@ class FeatureLayout:
             kinds=dict(data["kinds"]),
             categories={k: tuple(v) for k, v in data["categories"].items()},
             nullable=frozenset(data["nullable"]),
+            labels=dict(data.get("labels") or {}),
         )

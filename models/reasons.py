@@ -369,7 +369,11 @@ def generic_template(column: str, kind: str) -> ReasonTemplate:
     """A template for a column we know nothing about (models trained from a CSV export)."""
     title = column.replace("{", "{{").replace("}", "}}")
     if kind == "category":
-        return ReasonTemplate(up=f"{title} is {{label}}", down=f"{title} is {{label}}")
+        return ReasonTemplate(
+            up=f"{title} is {{label}}",
+            down=f"{title} is {{label}}",
+            missing=f"{title} not recorded",
+        )
     if kind == "flag":
         return ReasonTemplate(
             up=f"{title}: yes",

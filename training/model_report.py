@@ -61,6 +61,7 @@ def shap_dependence_figure(
     axes = np.atleast_1d(figure.subplots(1, len(features)))
     for ax, feature in zip(axes, features, strict=True):
         j = names.index(feature)
+        title = scorer.layout.label(feature)
         x, y = matrix[:, j], values[:, j]
         if scorer.layout.kinds[feature] == "category":
             categories = scorer.layout.categories[feature]
@@ -75,11 +76,11 @@ def shap_dependence_figure(
             known = ~np.isnan(x)
             ax.scatter(x[known], y[known], s=6, alpha=0.4)
             if (~known).any():
-                ax.set_title(f"{feature} ({int((~known).sum())} missing not shown)", fontsize=8)
+                ax.set_title(f"{title} ({int((~known).sum())} missing not shown)", fontsize=8)
         ax.axhline(0.0, color="grey", linewidth=0.8)
-        ax.set_xlabel(feature, fontsize=8)
+        ax.set_xlabel(title, fontsize=8)
         if not ax.get_title():
-            ax.set_title(feature, fontsize=9)
+            ax.set_title(title, fontsize=9)
     axes[0].set_ylabel("SHAP value (log-odds)")
     figure.tight_layout()
     return figure

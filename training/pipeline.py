@@ -10,7 +10,9 @@ import importlib.metadata
 import json
 import subprocess
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -55,6 +57,25 @@ class RegistryTarget:
     tracking_uri: str
     artifacts_dir: Path | None = None
     model_name: str = REGISTERED_MODEL_NAME
+
+
+@dataclass
+class StageTimes:
+    """Wall-clock seconds of each stage of a run, in the order they ran (``--verbose``)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
 
 
 @dataclass
@@ -158,20 +179,29 @@ def run_training(
     run_name: str = "train",
     extra_params: Mapping[str, Any] | None = None,
     warnings: list[str] | None = None,
+    times: StageTimes | None = None,
 ) -> TrainingReport:
-    """Fit, evaluate, audit, gate; log the run; register a version; set champion or challenger."""
-    experiment_id = use_store(target.tracking_uri, target.artifacts_dir)
-    scorer = fit_scorer(data, config)
+    """Fit, evaluate, audit, gate; log the run; register a version; set champion or challenger.
+
+    ``times`` (when given) receives the seconds each stage took.
+    """
+    clock = times if times is not None else StageTimes()
+    with clock.stage("open the MLflow store"):
+        experiment_id = use_store(target.tracking_uri, target.artifacts_dir)
+    with clock.stage("fit LightGBM and calibrate"):
+        scorer = fit_scorer(data, config)
     test = data.slices.test
     labels = test["label"].to_numpy(dtype=bool)
-    evaluation = evaluate_scorer(data, scorer, config.seed)
+    with clock.stage("evaluate against baselines"):
+        evaluation = evaluate_scorer(data, scorer, config.seed)
     in_top_k = evaluation.ranks[MODEL_METHOD] <= evaluation.capacity_rows
     fairness = audit(
-        data.layout.names,
+        data.layout.display_names,
         {c: test[c].to_numpy() for c in data.audit_columns},
         in_top_k,
     )
-    champion = score_champion(target, test, labels)
+    with clock.stage("score the current champion"):
+        champion = score_champion(target, test, labels)
     rules = {
         b.name: evaluation.metric(b.name, "capture_at_capacity") for b in data.baselines if b.rule
     }
@@ -184,15 +214,19 @@ def run_training(
         champion=champion,
         fairness=fairness,
     )
-    matrix = scorer.encode(test)
-    sample = _sample(matrix, SHAP_SAMPLE_ROWS, config.seed)
-    shap_values, _ = tree_shap_values(scorer.booster, sample)
-    importance = pd.DataFrame(
-        {"feature": list(data.layout.names), "mean_abs_shap": np.abs(shap_values).mean(axis=0)}
-    ).sort_values("mean_abs_shap", ascending=False, ignore_index=True)
-    contrib_gap = contrib_shap_max_abs_diff(
-        scorer.booster, _sample(matrix, CONTRIB_CHECK_ROWS, config.seed + 1)
-    )
+    with clock.stage("SHAP values"):
+        matrix = scorer.encode(test)
+        sample = _sample(matrix, SHAP_SAMPLE_ROWS, config.seed)
+        shap_values, _ = tree_shap_values(scorer.booster, sample)
+        importance = pd.DataFrame(
+            {
+                "feature": list(data.layout.display_names),
+                "mean_abs_shap": np.abs(shap_values).mean(axis=0),
+            }
+        ).sort_values("mean_abs_shap", ascending=False, ignore_index=True)
+        contrib_gap = contrib_shap_max_abs_diff(
+            scorer.booster, _sample(matrix, CONTRIB_CHECK_ROWS, config.seed + 1)
+        )
     report = TrainingReport(
         scorer=scorer,
         evaluation=evaluation,
@@ -209,29 +243,36 @@ def run_training(
         )
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         report.run_id = run.info.run_id
-        _log_run(data, config, report, shap_values, sample, extra_params or {})
-        info = log_scorer(
-            scorer,
-            registered_model_name=target.model_name,
-            input_example=test[list(data.layout.names)].head(3),
-        )
+        with clock.stage("log the run (params, metrics, plots)"):
+            _log_run(data, config, report, shap_values, sample, extra_params or {})
+        with clock.stage("log and register the model"):
+            info = log_scorer(
+                scorer,
+                registered_model_name=target.model_name,
+                input_example=test[list(data.layout.names)].head(3),
+            )
     report.version = str(info.registered_model_version)
     scorer.version = f"{target.model_name}/{report.version}"
+    with clock.stage("set tags and alias"):
+        _set_alias(target, report, data.fingerprint)
+    return report
+
+
+def _set_alias(target: RegistryTarget, report: TrainingReport, fingerprint: str) -> None:
+    """Tag the new version and make it champion (gates passed) or challenger."""
+    assert report.version is not None
     failed = report.failed
     client = mlflow.MlflowClient(tracking_uri=target.tracking_uri, registry_uri=target.tracking_uri)
     client.set_model_version_tag(
         target.model_name, report.version, "gates_failed", ",".join(failed) or "none"
     )
-    client.set_model_version_tag(
-        target.model_name, report.version, "data_fingerprint", data.fingerprint
-    )
+    client.set_model_version_tag(target.model_name, report.version, "data_fingerprint", fingerprint)
     if failed:
         mark_challenger(target.tracking_uri, report.version, model_name=target.model_name)
         report.alias = CHALLENGER_ALIAS
     else:
         promote(target.tracking_uri, report.version, model_name=target.model_name, by="gates")
         report.alias = CHAMPION_ALIAS
-    return report
 
 
 def _log_run(
@@ -291,7 +332,8 @@ def _log_run(
         capture_figure(evaluation.capture_curve, data.capacity), "plots/capture_at_capacity.png"
     )
     mlflow.log_figure(
-        shap_summary_figure(shap_values, sample, data.layout.names), "plots/shap_summary.png"
+        shap_summary_figure(shap_values, sample, data.layout.display_names),
+        "plots/shap_summary.png",
     )
     with tempfile.TemporaryDirectory(prefix="leadscore-run-") as tmp:
         folder = Path(tmp)

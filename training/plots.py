@@ -15,6 +15,9 @@ from matplotlib.figure import Figure
 
 from training.evaluate import reliability_table
 
+PLOT_LABEL_LENGTH = 60
+"""Longer feature names (a CSV header can be a whole question) are cut to fit a chart."""
+
 
 def _figure(width: float = 6.4, height: float = 4.8) -> Figure:
     figure = Figure(figsize=(width, height), dpi=100)
@@ -88,9 +91,11 @@ def shap_summary_figure(
     import matplotlib.pyplot as plt
     import shap
 
-    shap.summary_plot(
-        shap_values, matrix, feature_names=list(feature_names), show=False, max_display=20
-    )
+    labels = [
+        n if len(n) <= PLOT_LABEL_LENGTH else n[: PLOT_LABEL_LENGTH - 3] + "..."
+        for n in feature_names
+    ]
+    shap.summary_plot(shap_values, matrix, feature_names=labels, show=False, max_display=20)
     figure: Figure = plt.gcf()
     plt.close(figure)
     return figure

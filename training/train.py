@@ -266,9 +266,11 @@ def fit_booster(data: PreparedData, config: TrainConfig) -> lgb.Booster:
     )
     params = config.lightgbm_params(monotone_vector(layout, data.monotone))
     # A leaf needs enough rows to mean something, but on a small export 1,000 would forbid
-    # every split: cap it at half a percent of the training rows (at least 20).
+    # every split: cap it at half a percent of the training rows (at least 20, or a tenth of
+    # the rows on a tiny export, where 20 would leave a tree of one leaf).
+    rows = len(data.slices.train)
     params["min_data_in_leaf"] = min(
-        config.min_data_in_leaf, max(20, len(data.slices.train) // 200)
+        config.min_data_in_leaf, max(min(20, max(3, rows // 10)), rows // 200)
     )
     booster = lgb.train(
         params,

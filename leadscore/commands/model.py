@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from leadscore.logging import library_output_to_log
 from leadscore.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from training.pipeline import TrainingReport
+    from training.pipeline import StageTimes, TrainingReport
 
 console = Console()
 err = Console(stderr=True)
@@ -31,7 +34,8 @@ def _mlflow_defaults() -> None:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    """One line (never wrapped, brackets in a header are not markup) and exit code 2."""
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -126,19 +130,35 @@ def train(
         typer.Option(help="registered model [default: lead-scorer, or lead-scorer-csv with --csv]"),
     ] = None,
     seed: Annotated[int, typer.Option(help="random seed: same data and seed, same model")] = 42,
-    threads: Annotated[int, typer.Option(help="LightGBM threads")] = 2,
+    threads: Annotated[
+        int,
+        typer.Option(
+            help="LightGBM threads (on a shared 2-core machine a second thread made training "
+            "slower at every size measured, up to 30x; see docs/ARCHITECTURE.md)"
+        ),
+    ] = 1,
     calibration: Annotated[str, typer.Option(help="platt or isotonic")] = "platt",
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow store [default: sqlite under the data home]")
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="print where the time went, stage by stage")
+    ] = False,
 ) -> None:
-    """Train, evaluate against baselines, audit fairness, gate, and register the model."""
+    """Train, evaluate against baselines, audit fairness, gate, and register the model.
+
+    With --csv: any flat CRM export (comma, semicolon or tab; UTF-8 or Latin-1; headers as
+    people write them). Example: leadscore train --csv leads.csv --target Converted
+    --id "Prospect ID".
+    """
     _mlflow_defaults()
+    clock_start = time.perf_counter()
     import pandas as pd
 
-    from training.pipeline import RegistryTarget, run_training
+    from training.pipeline import RegistryTarget, StageTimes, run_training
     from training.train import TrainConfig, TrainingFrameError, prepare_lead_data
 
+    times = StageTimes({"start and import libraries": time.perf_counter() - clock_start})
     settings = get_settings()
     if calibration not in ("platt", "isotonic"):
         raise _fail("--calibration must be 'platt' or 'isotonic'")
@@ -153,30 +173,33 @@ def train(
         if target is None:
             raise _fail("--csv needs --target COLUMN (the yes/no outcome)")
         try:
-            raw = read_export(csv)
-            data, imported = prepare_csv(
-                raw,
-                target,
-                config,
-                id_column=id_column,
-                time_column=time_column,
-                allow_protected=allow_protected,
-                drop=drop or (),
-                capacity_share=capacity_share,
-                source_name=csv.name,
-            )
+            with times.stage("read the export"):
+                raw = read_export(csv)
+            with times.stage("infer columns, clean, split"), library_output_to_log():
+                data, imported = prepare_csv(
+                    raw,
+                    target,
+                    config,
+                    id_column=id_column,
+                    time_column=time_column,
+                    allow_protected=allow_protected,
+                    drop=drop or (),
+                    capacity_share=capacity_share,
+                    source_name=csv.name,
+                )
         except CsvImportError as exc:
             raise _fail(str(exc)) from exc
         for line in imported.lines():
-            console.print(f"  {line}")
+            console.print(f"  {escape(line)}", soft_wrap=True)
         for warning in imported.warnings:
-            err.print(f"[bold red]WARNING[/bold red] {warning}")
+            err.print(f"[bold red]WARNING[/bold red] {escape(warning)}", soft_wrap=True)
         warnings = imported.warnings
         extra = {"source_file": csv.name, "target": target}
         name = model_name or CSV_MODEL
     else:
         try:
-            lead_frame = pd.read_parquet(frame) if frame else _training_frame(settings)
+            with times.stage("build the training frame"):
+                lead_frame = pd.read_parquet(frame) if frame else _training_frame(settings)
             data = prepare_lead_data(
                 lead_frame,
                 config,
@@ -196,17 +219,32 @@ def train(
     from training.evaluate import EvaluationError
 
     try:
-        with console.status("training, evaluating, logging ..."):
+        with console.status("training, evaluating, logging ..."), library_output_to_log():
             report = run_training(
                 data,
                 config,
                 RegistryTarget(uri, settings.artifacts_dir, name),
                 extra_params=extra,
                 warnings=warnings,
+                times=times,
             )
     except (FeatureFrameError, CalibrationError, EvaluationError) as exc:
         raise _fail(str(exc)) from exc
     _print_report(report, uri, name)
+    if verbose:
+        _print_times(times, time.perf_counter() - clock_start, config.num_threads)
+
+
+def _print_times(times: StageTimes, total: float, threads: int) -> None:
+    """Where the time went (--verbose)."""
+    table = Table(title=f"time, {total:.1f} s in all (LightGBM on {threads} thread(s))")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    table.add_column("share", justify="right")
+    for stage, seconds in times.seconds.items():
+        table.add_row(stage, f"{seconds:.2f}", f"{seconds / total:.0%}")
+    table.add_row("other (printing, the rest)", f"{total - times.total:.2f}", "")
+    console.print(table)
 
 
 def promote(
@@ -289,12 +327,23 @@ def score(
     reasons: Annotated[bool, typer.Option(help="add the top reasons (slower)")] = True,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow store")] = None,
 ) -> None:
-    """Probabilities, tiers (hot/warm/cold) and top reasons for every row of a CSV."""
+    """Probabilities, tiers (hot/warm/cold) and top reasons for every row of a CSV.
+
+    A CRM export is cleaned as the model's training export was: its columns may come in any
+    order, extra ones are ignored, absent ones are named and count as missing. The output
+    keeps the export's id column and names columns by their original headers.
+    """
     _mlflow_defaults()
     from features.definitions import FEATURE_NAMES
     from models.layout import FeatureFrameError
     from models.registry import ModelNotFoundError, load_scorer
-    from training.csv_import import CsvImportError, read_export, score_csv
+    from training.csv_import import (
+        CsvImportError,
+        CsvRecipe,
+        absent_columns,
+        read_export,
+        score_csv,
+    )
 
     uri = tracking_uri or get_settings().tracking_uri
     try:
@@ -303,9 +352,17 @@ def score(
         raise _fail(str(exc)) from exc
     name = model_name or (LEAD_MODEL if set(FEATURE_NAMES) <= set(raw.columns) else CSV_MODEL)
     try:
-        scorer = load_scorer(uri, alias, model_name=name, version=version)
+        with library_output_to_log():
+            scorer = load_scorer(uri, alias, model_name=name, version=version)
     except ModelNotFoundError as exc:
         raise _fail(f"{exc} (or pick one with --alias challenger / --version N)") from exc
+    recipe = scorer.metadata.get("csv_recipe")
+    absent = absent_columns(raw, CsvRecipe.from_dict(recipe)) if recipe else []
+    if absent and len(absent) < len(scorer.layout.names):
+        err.print(
+            f"[yellow]warning:[/yellow] {len(absent)} column(s) the model uses are not in "
+            f"{csv.name} and count as missing in every row: {absent}"
+        )
     try:
         scores = score_csv(raw, scorer, reasons=reasons)
     except (CsvImportError, FeatureFrameError) as exc:
