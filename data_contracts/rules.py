@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from typing import Any, Final, Literal
 from zoneinfo import available_timezones
+
+import pandas as pd
 
 from data_contracts.enums import (
     EVENT_CHANNEL,
@@ -29,6 +32,7 @@ from data_contracts.enums import (
     UsState,
 )
 from data_contracts.models import E164_PATTERN, LOAN_AMOUNT_RANGE_USD, RATE_RANGE_PCT, Event, Lead
+from data_contracts.reading import ContractError, TableKind
 from data_contracts.schemas import EVENT_REQUIRED, LEAD_REQUIRED
 
 LEAD_CREATED_AT: Final = "lead_created_at"
@@ -80,6 +84,15 @@ class RuleHits:
     row_numbers: tuple[int, ...]
 
 
+def in_catalogue_order(hits: Sequence[RuleHits], checks: Sequence[Check]) -> list[RuleHits]:
+    """Hits sorted as their rules stand in the catalogue: GX answers in its own order, and a
+    row's reasons should read the same on every path and every run."""
+    order: dict[tuple[str, str], int] = {}
+    for index, check in enumerate(checks):
+        order.setdefault((check.rule.name, check.rule.column), index)
+    return sorted(hits, key=lambda h: order.get((h.rule.name, h.rule.column), len(order)))
+
+
 def type_rule(column: str, dtype: str) -> Rule:
     """The rule a value breaks when it does not parse as its column's schema type."""
     return Rule(
@@ -90,12 +103,50 @@ def type_rule(column: str, dtype: str) -> Rule:
     )
 
 
+def validation_time(now: datetime) -> pd.Timestamp:
+    """`now` in UTC; not_in_future compares with it."""
+    stamp = pd.Timestamp(now)
+    if stamp.tzinfo is None:
+        raise ValueError("now must be timezone-aware, e.g. datetime.now(UTC)")
+    return stamp.tz_convert("UTC")
+
+
+def lead_dates(lead_created_at: pd.Series, source: str) -> pd.Series:
+    """The leads' created_at in UTC by lead_id, checked: what lead_exists and not_before_lead
+    compare events with."""
+    if lead_created_at.empty:  # no leads known yet: every event fails lead_exists
+        return pd.Series([], index=pd.Index([], dtype=object), dtype="datetime64[ns, UTC]")
+    if not isinstance(lead_created_at.dtype, pd.DatetimeTZDtype):
+        raise ContractError(
+            f"{source}: lead_created_at must be tz-aware timestamps indexed by lead_id, e.g. "
+            "valid_leads.set_index('lead_id')['created_at']"
+        )
+    if not lead_created_at.index.is_unique:
+        raise ContractError(f"{source}: lead_created_at has a lead_id more than once")
+    in_utc: pd.Series = lead_created_at.dt.tz_convert("UTC")
+    return in_utc
+
+
+@cache
+def optional_defaults(kind: TableKind) -> dict[str, str]:
+    """What an empty optional field becomes before the checks run (credit_band 'unknown',
+    timeline_statement ''), as the models' defaults say."""
+    model = Lead if kind == "leads" else Event
+    defaults: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        default = info.default
+        if info.is_required() or default is None or isinstance(default, bool):
+            continue  # consent flags are required columns: a missing one is not "no"
+        defaults[name] = str(default)
+    return defaults
+
+
 @dataclass(frozen=True, slots=True)
 class When:
     """A row condition: the check applies only to rows where `column` passes it.
 
-    Rows where `column` is empty never pass (GX filters with pandas, where a null compares as
-    unknown and is dropped).
+    An empty `column` passes "ne" only, as in the pandas query GX filters rows with (a null is
+    "not equal" to a value, but never equal to it, in a set, or not null).
     """
 
     column: str
@@ -104,7 +155,7 @@ class When:
 
     def holds(self, value: Any) -> bool:
         if value is None:
-            return False
+            return self.op == "ne"
         if self.op == "eq":
             return bool(value == self.values[0])
         if self.op == "ne":

@@ -35,7 +35,6 @@ from pandas.api.types import (
     is_string_dtype,
 )
 
-from data_contracts.models import Event, Lead
 from data_contracts.reading import (
     ROW_NUMBER,
     ContractError,
@@ -63,7 +62,13 @@ from data_contracts.rules import (
     TIMESTAMP_WITH_ZONE,
     Rule,
     RuleHits,
+    event_checks,
+    in_catalogue_order,
+    lead_checks,
+    lead_dates,
+    optional_defaults,
     type_rule,
+    validation_time,
 )
 from data_contracts.suites import (
     FeatureColumnRule,
@@ -112,7 +117,7 @@ def validate(
             raise ContractError(f"{frame.source} was read as {frame.kind}, not {kind}")
         malformed, source, frame = frame.malformed, frame.source, frame.frame
     dtypes, _ = schema_columns(kind)
-    now_utc = _utc_timestamp(now)
+    now_utc = validation_time(now)
     check_required_columns([str(c) for c in frame.columns], kind, source)
 
     warnings = [
@@ -133,21 +138,22 @@ def validate(
     kept = cleaned.loc[~repeats]
 
     typed, hits = _coerce(kept, dtypes)
-    _fill_model_defaults(typed, Lead if kind == "leads" else Event)
+    _fill_model_defaults(typed, kind)
 
     checked = typed.reset_index()
     if kind == "leads":
-        suite = lead_suite()
+        suite, checks = lead_suite(), lead_checks()
     else:
         if lead_created_at is None:
             warnings.append("lead_created_at not given: lead_exists and not_before_lead skipped")
         else:
-            created = _lead_dates(lead_created_at, source).reindex(checked["lead_id"].to_numpy())
+            created = lead_dates(lead_created_at, source).reindex(checked["lead_id"].to_numpy())
             checked[LEAD_CREATED_AT] = created.array  # .array keeps the zone, even all-NaT
             age = checked["occurred_at"] - checked[LEAD_CREATED_AT]
             checked[LEAD_AGE_AT_EVENT_S] = age.dt.total_seconds()
-        suite = event_suite(with_leads=lead_created_at is not None)
-    hits += suite_runner().run(checked, suite, now=now_utc)
+        with_leads = lead_created_at is not None
+        suite, checks = event_suite(with_leads=with_leads), event_checks(with_leads=with_leads)
+    hits += in_catalogue_order(suite_runner().run(checked, suite, now=now_utc), checks)
     hits = without_type_repeats(hits)
 
     reasons = reasons_by_row(hits)
@@ -168,13 +174,6 @@ def validate(
     return ValidationResult(valid=valid, quarantined=quarantined, report=report)
 
 
-def _utc_timestamp(now: datetime) -> pd.Timestamp:
-    stamp = pd.Timestamp(now)
-    if stamp.tzinfo is None:
-        raise ValueError("now must be timezone-aware, e.g. datetime.now(UTC)")
-    return stamp.tz_convert("UTC")
-
-
 def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy indexed by row number: the frame's own when it has them, else 1..n."""
     numbered = frame.copy()
@@ -183,20 +182,6 @@ def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
     if not numbered.index.is_unique:
         raise ContractError(f"the {ROW_NUMBER} index repeats numbers; number each row once")
     return numbered
-
-
-def _lead_dates(lead_created_at: pd.Series, source: str) -> pd.Series:
-    if lead_created_at.empty:  # no leads known yet: every event fails lead_exists
-        return pd.Series([], index=pd.Index([], dtype=object), dtype="datetime64[ns, UTC]")
-    if not isinstance(lead_created_at.dtype, pd.DatetimeTZDtype):
-        raise ContractError(
-            f"{source}: lead_created_at must be tz-aware timestamps indexed by lead_id, e.g. "
-            "valid_leads.set_index('lead_id')['created_at']"
-        )
-    if not lead_created_at.index.is_unique:
-        raise ContractError(f"{source}: lead_created_at has a lead_id more than once")
-    in_utc: pd.Series = lead_created_at.dt.tz_convert("UTC")
-    return in_utc
 
 
 # --- coercion -------------------------------------------------------------------------------
@@ -295,15 +280,11 @@ _COERCERS = {
 }
 
 
-def _fill_model_defaults(typed: pd.DataFrame, model: type[Lead] | type[Event]) -> None:
-    """Empty optional fields take the model's default (credit_band 'unknown', ...), as the
-    CRM's single-record API does."""
-    for name, info in model.model_fields.items():
-        default = info.default
-        if info.is_required() or default is None or isinstance(default, bool):
-            continue  # consent flags are required columns: a missing one is not "no"
-        if name in typed.columns and typed[name].isna().any():
-            typed[name] = typed[name].fillna(str(default))
+def _fill_model_defaults(typed: pd.DataFrame, kind: TableKind) -> None:
+    """Empty optional fields take the model's default (credit_band 'unknown', ...)."""
+    for name, default in optional_defaults(kind).items():
+        if typed[name].isna().any():
+            typed[name] = typed[name].fillna(default)
 
 
 # --- from hits to rows and report -----------------------------------------------------------
