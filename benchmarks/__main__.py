@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("features", "training", "serving")
+BENCHMARKS = ("features", "training", "serving", "ingest")
 """Each is benchmarks/bench_<name>.py, run in its own process so peak memory is its own."""
 
 
