@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("features", "training", "serving", "csv_import")
+BENCHMARKS = ("features", "training", "serving", "ingest", "csv_import")
 """Each is benchmarks/bench_<name>.py, run in its own process so peak memory is its own."""
 
 

@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,7 +80,9 @@ def _run(home: Path, *args: str, timeout_s: float = 600) -> str:
     return result.stdout
 
 
-def prepare_home(home: Path, *, fresh: bool) -> dict[str, float]:
+def prepare_home(
+    home: Path, *, fresh: bool, simulation: Sequence[str] = tuple(SIMULATION)
+) -> dict[str, float]:
     """Simulate, ingest, build features, train and promote (skipped when already done)."""
     marker = home / READY_MARKER
     if marker.exists() and not fresh:
@@ -91,7 +94,7 @@ def prepare_home(home: Path, *, fresh: bool) -> dict[str, float]:
     home.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
     for name, args in (
-        ("simulate", ["simulate", *SIMULATION]),
+        ("simulate", ["simulate", *simulation]),
         ("ingest", ["ingest"]),
         ("features_build", ["features", "build"]),
         ("train", ["train"]),
@@ -399,67 +402,107 @@ def measure_queue(port: int, token: str, repeats: int = 30) -> dict[str, Any]:
     }
 
 
+@dataclass
+class OpenLoopRun:
+    """What an open-loop run measured: per answered request, its latency and server time."""
+
+    latencies_ms: list[float]
+    server_ms: list[float]
+    phases: list[dict[str, float]]
+    late_ms: list[float]
+    errors: int
+    wall_s: float
+    unsent: int = 0
+    """Requests still unsent when the run's time was up (the server could not keep up)."""
+
+    def figures(self, rate: float, requests: int) -> dict[str, Any]:
+        return {
+            "offered_rate": rate,
+            "requests": requests,
+            "achieved_rate": round(len(self.latencies_ms) / self.wall_s, 1),
+            "errors": self.errors,
+            "unsent": self.unsent,
+            "p50_ms": round(pct(self.latencies_ms, 50), 2),
+            "p99_ms": round(pct(self.latencies_ms, 99), 2),
+            "max_ms": round(max(self.latencies_ms), 2),
+            "server_p50_ms": round(pct(self.server_ms, 50), 2),
+            "server_p99_ms": round(pct(self.server_ms, 99), 2),
+            "sent_late_p99_ms": round(pct(self.late_ms, 99), 2),
+        }
+
+
+Exchange = Callable[[Client, int], tuple[bool, float, dict[str, float]]]
+"""Send request i on a client: (answer as expected, milliseconds, Server-Timing phases)."""
+
+
+def open_loop(
+    clients: list[Client],
+    exchange: Exchange,
+    *,
+    rate: float,
+    requests: int,
+    grace_s: float = 120.0,
+) -> OpenLoopRun:
+    """Request i is due at start + i / rate (not after the previous answer, so a slow answer
+    does not lower the offered rate); connection k sends every k-th request. Nothing is sent
+    later than grace_s after the last request was due: the rest count as unsent."""
+    run = OpenLoopRun([], [], [], [], 0, 0.0)
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.2
+    stop_at = start + requests / rate + grace_s
+
+    def worker(k: int) -> None:
+        client = clients[k]
+        for i in range(k, requests, len(clients)):
+            due = start + i / rate
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            sent = time.perf_counter()
+            if sent > stop_at:
+                with lock:
+                    run.unsent += 1
+                continue
+            try:
+                ok, elapsed_ms, timing = exchange(client, i)
+            except OSError:
+                with lock:
+                    run.errors += 1
+                continue
+            with lock:
+                run.errors += not ok
+                run.latencies_ms.append(elapsed_ms)
+                run.server_ms.append(sum(timing.values()))
+                run.phases.append(timing)
+                run.late_ms.append(max(0.0, (sent - due) * 1000))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=requests / rate + grace_s + 120)
+    run.wall_s = time.perf_counter() - start
+    for client in clients:
+        client.close()
+    return run
+
+
 def measure_score_rate(
     port: int, token: str, lead_ids: list[str], *, rate: float, requests: int, connections: int = 4
 ) -> dict[str, Any]:
-    """Open loop: request i is due at start + i / rate; each connection takes every k-th."""
+    """One lead a request at a fixed offered rate (open loop)."""
     clients = [Client(port, token) for _ in range(connections)]
     for client in clients:  # warm each connection (and the leads' cache entries)
         for lead in random.sample(lead_ids, 5):
             client.request("POST", "/v1/score", {"lead_ids": [lead]})
     rng = random.Random(7)
     chosen = [rng.choice(lead_ids) for _ in range(requests)]
-    latencies: list[float] = []
-    server_ms: list[float] = []
-    late_ms: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    start = time.perf_counter() + 0.2
 
-    def worker(k: int) -> None:
-        nonlocal errors
-        client = clients[k]
-        for i in range(k, requests, connections):
-            due = start + i / rate
-            wait = due - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            sent = time.perf_counter()
-            try:
-                status, _, headers, elapsed = client.request(
-                    "POST", "/v1/score", {"lead_ids": [chosen[i]]}
-                )
-            except OSError:
-                with lock:
-                    errors += 1
-                continue
-            with lock:
-                if status != 200:
-                    errors += 1
-                latencies.append(elapsed * 1000)
-                server_ms.append(sum(server_timing(headers).values()))
-                late_ms.append(max(0.0, (sent - due) * 1000))
+    def score_one(client: Client, i: int) -> tuple[bool, float, dict[str, float]]:
+        status, _, headers, elapsed = client.request("POST", "/v1/score", {"lead_ids": [chosen[i]]})
+        return status == 200, elapsed * 1000, server_timing(headers)
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=requests / rate + 120)
-    wall = time.perf_counter() - start
-    for client in clients:
-        client.close()
-    return {
-        "offered_rate": rate,
-        "requests": requests,
-        "achieved_rate": round(len(latencies) / wall, 1),
-        "errors": errors,
-        "p50_ms": round(pct(latencies, 50), 2),
-        "p99_ms": round(pct(latencies, 99), 2),
-        "max_ms": round(max(latencies), 2),
-        "server_p50_ms": round(pct(server_ms, 50), 2),
-        "server_p99_ms": round(pct(server_ms, 99), 2),
-        "sent_late_p99_ms": round(pct(late_ms, 99), 2),
-    }
+    return open_loop(clients, score_one, rate=rate, requests=requests).figures(rate, requests)
 
 
 def measure_client_share(port: int, repeats: int = 300) -> dict[str, float]:

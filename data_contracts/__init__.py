@@ -12,6 +12,7 @@ from data_contracts.enums import (
 )
 from data_contracts.models import Event, Lead
 from data_contracts.reading import ContractError, RawTable, read_table
+from data_contracts.records import validate_records
 from data_contracts.suites import FeatureColumnRule
 from data_contracts.validation import (
     RuleFailure,
@@ -41,4 +42,5 @@ __all__ = [
     "read_table",
     "validate",
     "validate_feature_table",
+    "validate_records",
 ]

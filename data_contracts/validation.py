@@ -19,11 +19,9 @@ Rule names (a report row and each quarantine reason name one, as "rule: column: 
 
 from __future__ import annotations
 
-import math
 import numbers
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +35,6 @@ from pandas.api.types import (
     is_string_dtype,
 )
 
-from data_contracts.models import Event, Lead
 from data_contracts.reading import (
     ROW_NUMBER,
     ContractError,
@@ -47,13 +44,34 @@ from data_contracts.reading import (
     check_required_columns,
     schema_columns,
 )
-from data_contracts.schemas import LEAD_PII_COLUMNS
-from data_contracts.suites import (
+from data_contracts.report import (
+    FailureExample,
+    RuleFailure,
+    ValidationReport,
+    ValidationResult,
+    quarantine_frame,
+    reasons_by_row,
+    row_list,
+    rule_failures,
+    without_type_repeats,
+)
+from data_contracts.rules import (
+    BOOL_TEXT,
     LEAD_AGE_AT_EVENT_S,
     LEAD_CREATED_AT,
-    FeatureColumnRule,
+    TIMESTAMP_WITH_ZONE,
     Rule,
     RuleHits,
+    event_checks,
+    in_catalogue_order,
+    lead_checks,
+    lead_dates,
+    optional_defaults,
+    type_rule,
+    validation_time,
+)
+from data_contracts.suites import (
+    FeatureColumnRule,
     event_suite,
     feature_table_suite,
     lead_suite,
@@ -69,125 +87,6 @@ __all__ = [
     "validate",
     "validate_feature_table",
 ]
-
-HIDDEN_COLUMNS: frozenset[str] = LEAD_PII_COLUMNS | {"timeline_statement", "text", "page"}
-"""Columns whose values never appear in a report: personal data, and free text or URLs that
-often carry it ("call me at ...", "?email=...")."""
-
-QUARANTINE_COLUMNS = ("origin", ROW_NUMBER, "reasons", "kind")
-"""Columns added to the raw values of each quarantined row. origin is the file or source name
-(not "source": leads already have a source column, where the lead came from)."""
-
-MAX_EXAMPLES = 5
-_HIDDEN = "value hidden (may be personal data)"
-
-_TYPE_NAMES: dict[str, str] = {
-    "string": "text",
-    "datetime64[ns, UTC]": "an ISO 8601 timestamp with a time zone, e.g. 2024-05-01T14:00:00Z",
-    "float64": "a number, e.g. 250000 or 6.25",
-    "bool": "true/false (also yes/no, 1/0)",
-}
-_TIMESTAMP_WITH_ZONE = (
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)"
-)
-_BOOL_TEXT: dict[str, bool] = {
-    "true": True,
-    "yes": True,
-    "1": True,
-    "false": False,
-    "no": False,
-    "0": False,
-}
-
-
-# --- the report -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FailureExample:
-    """A failing row and its offending value, or a hidden marker for personal data."""
-
-    row_number: int
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class RuleFailure:
-    """One broken rule on one column: how many rows, why the rule exists, a few examples."""
-
-    rule: str
-    column: str
-    count: int
-    message: str
-    why: str
-    examples: tuple[FailureExample, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationReport:
-    """What a validation found; safe to log and to show (it never holds personal data)."""
-
-    kind: str
-    source: str
-    n_rows: int
-    n_valid: int
-    n_quarantined: int
-    n_duplicates: int = 0
-    failures: tuple[RuleFailure, ...] = ()
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        """True when no row broke a rule (warnings do not count)."""
-        return not self.failures
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (for the API and the audit log)."""
-        data = asdict(self)
-        data["ok"] = self.ok
-        return data
-
-    def render(self) -> str:
-        """A rule-by-rule table for the CLI."""
-        lines = [
-            f"{self.source} ({self.kind}): {self.n_rows} rows, {self.n_valid} valid, "
-            f"{self.n_quarantined} quarantined"
-            + (f", {self.n_duplicates} exact repeats dropped" if self.n_duplicates else "")
-        ]
-        if self.failures:
-            width_rule = max(len("rule"), *(len(f.rule) for f in self.failures))
-            width_column = max(len("column"), *(len(f.column) for f in self.failures))
-            indent = " " * (2 + width_rule + 2 + width_column + 2 + 7 + 2)
-            lines.append(
-                f"  {'rule':<{width_rule}}  {'column':<{width_column}}  {'rows':>7}  problem"
-            )
-            for failure in self.failures:
-                lines.append(
-                    f"  {failure.rule:<{width_rule}}  {failure.column:<{width_column}}  "
-                    f"{failure.count:>7}  {failure.message}"
-                )
-                if failure.examples:
-                    shown = "; ".join(f"row {e.row_number}: {e.value}" for e in failure.examples)
-                    more = "; ..." if failure.count > len(failure.examples) else ""
-                    lines.append(f"{indent}e.g. {shown}{more}")
-        else:
-            lines.append("  every row passed every rule")
-        if self.warnings:
-            lines.append("warnings:")
-            lines.extend(f"  - {w}" for w in self.warnings)
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationResult:
-    """valid: typed rows that passed every rule, indexed by row_number; quarantined: the raw
-    values of the other rows plus origin (the source), row_number, reasons ("; "-joined
-    "rule: column: problem") and kind; report: the summary."""
-
-    valid: pd.DataFrame
-    quarantined: pd.DataFrame
-    report: ValidationReport
-
 
 # --- validate -------------------------------------------------------------------------------
 
@@ -218,7 +117,7 @@ def validate(
             raise ContractError(f"{frame.source} was read as {frame.kind}, not {kind}")
         malformed, source, frame = frame.malformed, frame.source, frame.frame
     dtypes, _ = schema_columns(kind)
-    now_utc = _utc_timestamp(now)
+    now_utc = validation_time(now)
     check_required_columns([str(c) for c in frame.columns], kind, source)
 
     warnings = [
@@ -234,33 +133,34 @@ def validate(
         # Webhooks re-deliver; an identical record twice is one record, not a conflict.
         warnings.append(
             f"{int(repeats.sum())} row(s) repeat an earlier row exactly and were dropped: "
-            f"rows {_row_list(cleaned.index[repeats])}"
+            f"rows {row_list(cleaned.index[repeats])}"
         )
     kept = cleaned.loc[~repeats]
 
     typed, hits = _coerce(kept, dtypes)
-    _fill_model_defaults(typed, Lead if kind == "leads" else Event)
+    _fill_model_defaults(typed, kind)
 
     checked = typed.reset_index()
     if kind == "leads":
-        suite = lead_suite()
+        suite, checks = lead_suite(), lead_checks()
     else:
         if lead_created_at is None:
             warnings.append("lead_created_at not given: lead_exists and not_before_lead skipped")
         else:
-            created = _lead_dates(lead_created_at, source).reindex(checked["lead_id"].to_numpy())
+            created = lead_dates(lead_created_at, source).reindex(checked["lead_id"].to_numpy())
             checked[LEAD_CREATED_AT] = created.array  # .array keeps the zone, even all-NaT
             age = checked["occurred_at"] - checked[LEAD_CREATED_AT]
             checked[LEAD_AGE_AT_EVENT_S] = age.dt.total_seconds()
-        suite = event_suite(with_leads=lead_created_at is not None)
-    hits += suite_runner().run(checked, suite, now=now_utc)
-    hits = _without_type_repeats(hits)
+        with_leads = lead_created_at is not None
+        suite, checks = event_suite(with_leads=with_leads), event_checks(with_leads=with_leads)
+    hits += in_catalogue_order(suite_runner().run(checked, suite, now=now_utc), checks)
+    hits = without_type_repeats(hits)
 
-    reasons = _reasons_by_row(hits)
+    reasons = reasons_by_row(hits)
     passed = ~typed.index.isin(list(reasons))
     valid = typed.loc[passed].astype(dtypes)
-    quarantined = _quarantine(raw, reasons, malformed, kind, source)
-    failures = _failures(hits, raw, malformed)
+    quarantined = quarantine_frame(raw, reasons, malformed, kind, source)
+    failures = rule_failures(hits, raw, malformed)
     report = ValidationReport(
         kind=kind,
         source=source,
@@ -274,13 +174,6 @@ def validate(
     return ValidationResult(valid=valid, quarantined=quarantined, report=report)
 
 
-def _utc_timestamp(now: datetime) -> pd.Timestamp:
-    stamp = pd.Timestamp(now)
-    if stamp.tzinfo is None:
-        raise ValueError("now must be timezone-aware, e.g. datetime.now(UTC)")
-    return stamp.tz_convert("UTC")
-
-
 def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy indexed by row number: the frame's own when it has them, else 1..n."""
     numbered = frame.copy()
@@ -289,20 +182,6 @@ def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
     if not numbered.index.is_unique:
         raise ContractError(f"the {ROW_NUMBER} index repeats numbers; number each row once")
     return numbered
-
-
-def _lead_dates(lead_created_at: pd.Series, source: str) -> pd.Series:
-    if lead_created_at.empty:  # no leads known yet: every event fails lead_exists
-        return pd.Series([], index=pd.Index([], dtype=object), dtype="datetime64[ns, UTC]")
-    if not isinstance(lead_created_at.dtype, pd.DatetimeTZDtype):
-        raise ContractError(
-            f"{source}: lead_created_at must be tz-aware timestamps indexed by lead_id, e.g. "
-            "valid_leads.set_index('lead_id')['created_at']"
-        )
-    if not lead_created_at.index.is_unique:
-        raise ContractError(f"{source}: lead_created_at has a lead_id more than once")
-    in_utc: pd.Series = lead_created_at.dt.tz_convert("UTC")
-    return in_utc
 
 
 # --- coercion -------------------------------------------------------------------------------
@@ -324,13 +203,7 @@ def _coerce(frame: pd.DataFrame, dtypes: dict[str, str]) -> tuple[pd.DataFrame, 
         values, bad = _COERCERS[dtype](frame[column])
         typed[column] = values
         if bad.any():
-            rule = Rule(
-                "type",
-                column,
-                f"is not {_TYPE_NAMES[dtype]}",
-                "values must parse as the schema's type; nothing is guessed",
-            )
-            hits.append(RuleHits(rule, tuple(int(n) for n in frame.index[bad])))
+            hits.append(RuleHits(type_rule(column, dtype), tuple(int(n) for n in frame.index[bad])))
     return typed, hits
 
 
@@ -373,7 +246,7 @@ def _as_bool(column: pd.Series) -> tuple[pd.Series, pd.Series]:
         if isinstance(value, bool | np.bool_):
             return bool(value)
         if isinstance(value, str):
-            return _BOOL_TEXT.get(value.lower())
+            return BOOL_TEXT.get(value.lower())
         if isinstance(value, numbers.Real) and value in (0, 1):
             return bool(value)
         return None
@@ -389,7 +262,7 @@ def _as_timestamp(column: pd.Series) -> tuple[pd.Series, pd.Series]:
         empty = pd.Series(pd.NaT, index=column.index, dtype="datetime64[ns, UTC]")
         return empty, column.notna()
     text = _is_text(column)
-    zoned = column.where(text, "").astype(str).str.fullmatch(_TIMESTAMP_WITH_ZONE, flags=re.I)
+    zoned = column.where(text, "").astype(str).str.fullmatch(TIMESTAMP_WITH_ZONE, flags=re.I)
     from_text = pd.to_datetime(column.where(zoned), format="ISO8601", utc=True, errors="coerce")
     aware = column.map(
         lambda v: isinstance(v, datetime) and not pd.isna(v) and v.utcoffset() is not None
@@ -407,113 +280,14 @@ _COERCERS = {
 }
 
 
-def _fill_model_defaults(typed: pd.DataFrame, model: type[Lead] | type[Event]) -> None:
-    """Empty optional fields take the model's default (credit_band 'unknown', ...), as the
-    CRM's single-record API does."""
-    for name, info in model.model_fields.items():
-        default = info.default
-        if info.is_required() or default is None or isinstance(default, bool):
-            continue  # consent flags are required columns: a missing one is not "no"
-        if name in typed.columns and typed[name].isna().any():
-            typed[name] = typed[name].fillna(str(default))
+def _fill_model_defaults(typed: pd.DataFrame, kind: TableKind) -> None:
+    """Empty optional fields take the model's default (credit_band 'unknown', ...)."""
+    for name, default in optional_defaults(kind).items():
+        if typed[name].isna().any():
+            typed[name] = typed[name].fillna(default)
 
 
 # --- from hits to rows and report -----------------------------------------------------------
-
-
-def _without_type_repeats(hits: list[RuleHits]) -> list[RuleHits]:
-    """A value that failed `type` is null after coercion; do not report it as `required` too."""
-    mistyped = {h.rule.column: set(h.row_numbers) for h in hits if h.rule.name == "type"}
-    kept: list[RuleHits] = []
-    for hit in hits:
-        if hit.rule.name == "required" and hit.rule.column in mistyped:
-            rows = tuple(r for r in hit.row_numbers if r not in mistyped[hit.rule.column])
-            if not rows:
-                continue
-            hit = RuleHits(hit.rule, rows)
-        kept.append(hit)
-    return kept
-
-
-def _reasons_by_row(hits: list[RuleHits]) -> dict[int, list[str]]:
-    reasons: dict[int, list[str]] = {}
-    for hit in hits:
-        reason = f"{hit.rule.name}: {hit.rule.column}: {hit.rule.message}"
-        for row in hit.row_numbers:
-            row_reasons = reasons.setdefault(row, [])
-            if reason not in row_reasons:
-                row_reasons.append(reason)
-    return reasons
-
-
-def _quarantine(
-    raw: pd.DataFrame,
-    reasons: dict[int, list[str]],
-    malformed: tuple[MalformedRow, ...],
-    kind: str,
-    source: str,
-) -> pd.DataFrame:
-    failed = raw.loc[raw.index.isin(list(reasons))].astype(object)
-    failed = failed.where(failed.notna(), None)
-    unreadable = pd.DataFrame(
-        None,
-        index=pd.Index([m.row_number for m in malformed], name=ROW_NUMBER),
-        columns=raw.columns,
-    ).astype(object)
-    texts = {row: "; ".join(r) for row, r in reasons.items()}
-    texts.update({m.row_number: f"malformed_row: *: {m.reason}" for m in malformed})
-    quarantined = pd.concat([failed, unreadable]) if len(unreadable) else failed
-    quarantined = quarantined.sort_index()
-    quarantined["origin"] = source
-    quarantined["reasons"] = [texts[int(n)] for n in quarantined.index]
-    quarantined["kind"] = kind
-    quarantined = quarantined.reset_index()
-    return quarantined[[*raw.columns, *QUARANTINE_COLUMNS]]
-
-
-def _failures(
-    hits: list[RuleHits], raw: pd.DataFrame, malformed: tuple[MalformedRow, ...]
-) -> tuple[RuleFailure, ...]:
-    merged: dict[tuple[str, str], tuple[Rule, set[int]]] = {}
-    for hit in hits:
-        key = (hit.rule.name, hit.rule.column)
-        merged.setdefault(key, (hit.rule, set()))[1].update(hit.row_numbers)
-    failures: list[RuleFailure] = []
-    if malformed:
-        failures.append(
-            RuleFailure(
-                "malformed_row",
-                "*",
-                len(malformed),
-                "could not be read as a record",
-                "a record we cannot read cannot be checked; fix the line and re-send it",
-                tuple(FailureExample(m.row_number, m.reason) for m in malformed[:MAX_EXAMPLES]),
-            )
-        )
-    for rule, rows in merged.values():
-        first = sorted(rows)[:MAX_EXAMPLES]
-        examples = tuple(FailureExample(row, _shown_value(raw, row, rule.column)) for row in first)
-        failures.append(
-            RuleFailure(rule.name, rule.column, len(rows), rule.message, rule.why, examples)
-        )
-    return tuple(failures)
-
-
-def _shown_value(raw: pd.DataFrame, row: int, column: str) -> str:
-    if column in HIDDEN_COLUMNS:
-        return _HIDDEN
-    if column not in raw.columns:
-        return ""
-    value = raw.at[row, column]
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "(empty)"
-    text = repr(value) if isinstance(value, str) else repr(str(value))
-    return text if len(text) <= 60 else text[:57] + "...'"
-
-
-def _row_list(rows: Sequence[Any] | pd.Index, limit: int = MAX_EXAMPLES) -> str:
-    shown = ", ".join(str(int(r)) for r in list(rows)[:limit])
-    return shown + (" ..." if len(rows) > limit else "")
 
 
 # --- the feature table ----------------------------------------------------------------------
@@ -566,7 +340,7 @@ def validate_feature_table(
         )
         for rule in missing
     ]
-    failures += _failures(hits, table, ())
+    failures += rule_failures(hits, table, ())
     failing_rows = {row for hit in hits for row in hit.row_numbers}
     n_failing = len(table) if missing else len(failing_rows)
     extra = [c for c in table.columns if c not in {r.name for r in rules}]

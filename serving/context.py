@@ -55,8 +55,8 @@ class ServingContext:
             alias=config.model_alias,
         )
         self.write_lock = threading.Lock()
-        """Serializes contract checks (Great Expectations keeps process-wide state) and
-        online pushes."""
+        """Serializes event-log writes (idempotence by id is check-then-insert) and online
+        pushes; contract checks run outside it."""
         self.started_at = datetime.now(UTC)
         self.start_seconds: dict[str, float] = {}
         self.feature_store_error: str | None = None
@@ -112,23 +112,18 @@ class ServingContext:
             log.warning("no model loaded", extra={"error": str(exc)})
 
     def _warm_contracts(self) -> None:
-        """Import Great Expectations and build the suites now, not on the first ingestion."""
-        import pandas as pd
+        """Build the record rules (and read the time-zone database) now, not on the first
+        ingestion. Great Expectations is never loaded here: the API does not use it."""
+        from data_contracts.records import validate_records
 
-        from data_contracts import validate
-
-        sample = pd.DataFrame(
-            [
-                {
-                    "event_id": "warm-up",
-                    "lead_id": "warm-up",
-                    "occurred_at": "2020-01-01T00:00:00Z",
-                    "event_type": "web_visit",
-                }
-            ]
-        )
-        with self.write_lock:
-            validate(sample, "events", now=datetime.now(UTC), source="warm-up")
+        sample = {
+            "event_id": "warm-up",
+            "lead_id": "warm-up",
+            "occurred_at": "2020-01-01T00:00:00Z",
+            "event_type": "web_visit",
+        }
+        validate_records("leads", [], now=datetime.now(UTC), source="warm-up")
+        validate_records("events", [sample], now=datetime.now(UTC), source="warm-up")
         self.warm["contracts"] = True
 
     def _background(self, name: str, work: Callable[[], None]) -> None:

@@ -136,10 +136,14 @@ def visible_leads(ctx: ServingContext, viewer: User, lead_ids: Sequence[str]) ->
 
 
 def _refresh(ctx: ServingContext, lead_ids: Sequence[str], now: datetime) -> int:
-    """Recompute these leads and push them online; forget them in the cache."""
+    """Fold these leads' new events and push them online; forget them in the cache.
+
+    Under the Feast lock only: refreshes run one at a time and each reads the event log inside
+    it, so the last push holds every committed event (the newest wins); writes do not wait.
+    """
     if not lead_ids:
         return 0
-    with ctx.write_lock, ctx.feast_lock:
+    with ctx.feast_lock:
         pushed = refresh_online_features(ctx.event_log, ctx.feature_store, lead_ids, now=now)
     ctx.features.invalidate(lead_ids)
     return pushed
@@ -635,10 +639,12 @@ def officer_queue(
 
 @dataclass(frozen=True)
 class IngestAnswer:
-    """Per-item results and how many leads had their online features refreshed."""
+    """Per-item results, how many leads had their online features refreshed, and the time each
+    phase took (validate, store, refresh; sent back as a Server-Timing header)."""
 
     outcome: IngestOutcome
     refreshed_leads: int
+    timings: Timings = field(default_factory=Timings)
 
     def to_dict(self) -> dict[str, Any]:
         o = self.outcome
@@ -661,12 +667,17 @@ def ingest(
     now: datetime | None = None,
 ) -> IngestAnswer:
     """Leads or events through the contracts into the event log; the leads they touched are
-    recomputed and pushed online before this returns (their next score and queue see them)."""
+    recomputed and pushed online before this returns (their next score and queue see them).
+
+    Validation runs outside every lock (plain Python, no shared state); the write lock covers
+    only the event log's check-then-insert; _refresh takes the Feast lock.
+    """
     moment = now or datetime.now(UTC)
-    with ctx.write_lock:
-        outcome = ingest_records(ctx.event_log, kind, records, now=moment)
+    outcome = ingest_records(ctx.event_log, kind, records, now=moment, write_lock=ctx.write_lock)
+    timings = Timings(phases={name: seconds * 1000.0 for name, seconds in outcome.seconds.items()})
     refreshed = _refresh(ctx, outcome.touched_lead_ids, moment)
-    return IngestAnswer(outcome=outcome, refreshed_leads=refreshed)
+    timings.lap("refresh")
+    return IngestAnswer(outcome=outcome, refreshed_leads=refreshed, timings=timings)
 
 
 OUTCOME_EVENT_TYPES: Final = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from serving.routes.deps import UNAUTHORIZED, CrmUser, Ctx, Metrics
 from serving.schemas import EventBatch, IngestOut
@@ -14,7 +14,9 @@ router = APIRouter(prefix="/v1/events", tags=["events"], responses=UNAUTHORIZED)
 
 
 @router.post("", response_model=IngestOut)
-def post_events(body: EventBatch, ctx: Ctx, metrics: Metrics, _user: CrmUser) -> Any:
+def post_events(
+    body: EventBatch, ctx: Ctx, metrics: Metrics, _user: CrmUser, response: Response
+) -> Any:
     """Store 1-1,000 events through the data contracts.
 
     Each item answers accepted, duplicate (its event_id is already stored: re-delivery is
@@ -25,4 +27,5 @@ def post_events(body: EventBatch, ctx: Ctx, metrics: Metrics, _user: CrmUser) ->
     answer = ingest(ctx, "events", [event.model_dump() for event in body.events])
     for item in answer.outcome.items:
         metrics.ingested.labels("events", item.status).inc()
+    response.headers["Server-Timing"] = answer.timings.header()
     return answer.to_dict()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 from fastapi.concurrency import run_in_threadpool
 
 from serving.routes.deps import UNAUTHORIZED, CrmOrOfficer, CrmUser, Ctx, Metrics, RequestId
@@ -22,7 +22,9 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("", response_model=IngestOut)
-def post_leads(body: LeadBatch, ctx: Ctx, metrics: Metrics, _user: CrmUser) -> Any:
+def post_leads(
+    body: LeadBatch, ctx: Ctx, metrics: Metrics, _user: CrmUser, response: Response
+) -> Any:
     """Create or update 1-1,000 leads through the data contracts.
 
     Each item answers accepted (created or updated), duplicate (repeated in the request) or
@@ -32,6 +34,7 @@ def post_leads(body: LeadBatch, ctx: Ctx, metrics: Metrics, _user: CrmUser) -> A
     answer = ingest(ctx, "leads", [lead.model_dump() for lead in body.leads])
     for item in answer.outcome.items:
         metrics.ingested.labels("leads", item.status).inc()
+    response.headers["Server-Timing"] = answer.timings.header()
     return answer.to_dict()
 
 

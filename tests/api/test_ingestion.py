@@ -3,7 +3,11 @@ answer, and personal data kept out of the answer."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from api_world import PII_MARKERS, Api, event, new_lead, queue_at
@@ -48,6 +52,53 @@ def test_each_event_is_accepted_duplicate_or_rejected_with_its_reason(api: Api) 
     assert "call_needs_outcome" in reasons[5]
     assert [body["accepted"], body["duplicates"], body["rejected"]] == [1, 2, 4]
     assert body["refreshed_leads"] == 1
+
+
+def test_an_event_answer_says_how_long_each_phase_took(api: Api) -> None:
+    response = api.post(
+        "/v1/events", "crm", json={"events": [event("TIMED-1", "L12", "web_visit", page="/")]}
+    )
+    assert _statuses(response) == ["accepted"]
+    phases = dict(p.split(";dur=") for p in response.headers["Server-Timing"].split(", "))
+    assert set(phases) == {"validate", "store", "refresh"}
+    assert all(float(ms) >= 0 for ms in phases.values())
+
+
+def test_api_ingestion_never_loads_great_expectations(tmp_path: Path) -> None:
+    """GX costs ~0.3 s a call and seconds to import; the API checks records without it."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from datetime import UTC, datetime
+        from features.event_log import EventLog
+        from serving.ingest import ingest_records
+
+        log = EventLog("sqlite:///{tmp_path / "events.db"}")
+        now = datetime.now(UTC)
+        lead = {{
+            "lead_id": "L1", "officer_id": "lo-01", "created_at": "2024-01-02T15:00:00Z",
+            "first_name": "Ana", "last_name": "Example", "phone": "+15125550001",
+            "email": "ana@example.com", "state": "TX", "source": "referral",
+            "loan_type": "purchase", "loan_amount_usd": 320000.0, "quoted_rate_pct": 6.5,
+            "consent_call": True, "consent_text": True, "consent_email": True,
+        }}
+        events = [
+            {{"event_id": "E1", "lead_id": "L1", "occurred_at": "2024-02-01T10:00:00Z",
+              "event_type": "web_visit"}},
+            {{"event_id": "E2", "lead_id": "L404", "occurred_at": "2024-02-01T10:00:00Z",
+              "event_type": "call"}},
+        ]
+        leads = ingest_records(log, "leads", [lead], now=now)
+        stored = ingest_records(log, "events", events, now=now)
+        print([i.status for i in leads.items + stored.items])
+        print("great_expectations" in sys.modules)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[0] == "['accepted', 'accepted', 'rejected']"
+    assert out[1] == "False"
 
 
 def test_sending_the_same_batch_twice_stores_it_once(api: Api) -> None:
