@@ -183,7 +183,7 @@ def build_feature_store(
 
     clock = time.perf_counter()
     report_progress("online store", 1, 1)
-    online_rows = outcome.online_rows + sum(store.push(part) for part in outcome.online)
+    online_rows = outcome.online_rows
     seconds["online"] = time.perf_counter() - clock + outcome.online_s
 
     clock = time.perf_counter()
@@ -213,13 +213,7 @@ class _Outcome:
     online_s: float = 0.0
     refolded: int = 0
     states: dict[str, tuple[str, datetime]] = field(default_factory=dict)
-    online: list[pd.DataFrame] = field(default_factory=list)
     sample: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-
-def _newest(rows: pd.DataFrame) -> pd.DataFrame:
-    """Each lead's newest row (rows come ordered by lead, then changed_at)."""
-    return rows.drop_duplicates("lead_id", keep="last").reset_index(drop=True)
 
 
 def _sample(rows: pd.DataFrame, share: float) -> pd.DataFrame:
@@ -294,7 +288,12 @@ def _incremental_build(
     outcome.refolded = refolded
     outcome.states = {k: (v.to_json(), updated[k]) for k, v in folded.states.items()}
     outcome.rows = store.write_rows([rows], replace=False)
-    outcome.online = [_newest(rows)]
+    newest = _newest_positions(folded.keys)
+    clock = time.perf_counter()
+    outcome.online_rows = store.write_online(
+        [folded.keys[i] for i in newest], [folded.rows[i] for i in newest]
+    )
+    outcome.online_s = time.perf_counter() - clock
     outcome.sample = rows
     return outcome
 

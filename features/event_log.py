@@ -526,16 +526,15 @@ class EventLog:
         """Fold states (JSON) by lead as of the last build; all leads when lead_ids is None."""
         table = lead_feature_state_table
         found: dict[str, str] = {}
+        query = select(table.c.lead_id, table.c.state)
         with self.engine.connect() as conn:
             if lead_ids is None:
-                found.update((str(a), str(b)) for a, b in conn.execute(select(table)))
+                found.update((str(a), str(b)) for a, b in conn.execute(query))
                 return found
             ids = list(dict.fromkeys(lead_ids))
             for start in range(0, len(ids), 900):
-                query = select(table.c.lead_id, table.c.state).where(
-                    table.c.lead_id.in_(ids[start : start + 900])
-                )
-                found.update((str(a), str(b)) for a, b in conn.execute(query))
+                chunk = query.where(table.c.lead_id.in_(ids[start : start + 900]))
+                found.update((str(a), str(b)) for a, b in conn.execute(chunk))
         return found
 
     def save_feature_build(

@@ -1,14 +1,14 @@
-"""Training the lead model: time split by lead, snapshot subsampling, LightGBM, calibration.
+"""Training the lead model: time split by lead, row subsampling, LightGBM, calibration.
 
 The split (``split_leads_by_time``): leads are ordered by creation time; the earliest 60% train,
-the next 20% validate, the last 20% test, and every snapshot row follows its lead, so no lead
+the next 20% validate, the last 20% test, and every (lead, as-of) row follows its lead, so no lead
 is on two sides. The validation leads are split at random (seeded) into two halves: one stops
 the boosting early, the other fits the calibrator, so calibration sees rows no tree was fit
 or stopped on. Training rows whose label window (as_of + horizon) reaches past the first test
 lead's creation are dropped: no training label looks into the test period.
 
-Subsampling (``subsample_snapshots``): daily snapshots of one lead are nearly duplicates;
-training keeps every k-th day of each lead's life (day 0, k, 2k, ...), k at least
+Subsampling (``subsample_snapshots``): rows of one lead a day apart are nearly duplicates;
+training keeps the rows on every k-th day of each lead's life (day 0, k, 2k, ...), k at least
 ``snapshot_every_days`` and raised until the training slice fits ``max_train_rows``. The
 validation and test slices keep every row.
 """
