@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.report import peak_rss_mib, write
+from benchmarks.report import peak_child_rss_mib, peak_rss_mib, write
 
 SIZES: dict[str, dict[str, Any]] = {
     "default": {"base": "default", "copies": 1},
@@ -129,6 +129,7 @@ def build(home: Path, mode: str) -> dict[str, Any]:
         "leads_touched": report.leads,
         "refolded_leads": report.refolded_leads,
         "peak_rss_mib": peak_rss_mib(),
+        "worker_peak_rss_mib": peak_child_rss_mib(),
         "contract_ok": report.validation.ok,
     }
 
@@ -172,6 +173,7 @@ def main(skip_10x: bool) -> None:
                 result["build_s"],
                 f"{result['s_per_1m_events']:.1f}",
                 f"{result['peak_rss_mib']:,.0f}",
+                f"{result['worker_peak_rss_mib']:,.0f}",
             ]
         )
         incremental = result.get("incremental_day")
@@ -186,6 +188,7 @@ def main(skip_10x: bool) -> None:
                     incremental["build_s"],
                     "",
                     f"{incremental['peak_rss_mib']:,.0f}",
+                    "",
                 ]
             )
         print(f"{size}: stages {result['stages_s']}", flush=True)
@@ -202,6 +205,7 @@ def main(skip_10x: bool) -> None:
             "build s",
             "s per 1M events",
             "peak MiB",
+            "worker peak MiB",
         ],
     )
 

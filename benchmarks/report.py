@@ -46,6 +46,11 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def peak_child_rss_mib() -> float:
+    """Peak resident memory of the largest finished child process (a build's fold workers)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 @contextmanager
 def timed() -> Iterator[dict[str, float]]:
     """Wall-clock seconds of the block, in result['seconds']."""

@@ -8,10 +8,15 @@ arrived since, and a refresh folds only a lead's events since the last build ont
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -221,41 +226,92 @@ def _sample(rows: pd.DataFrame, share: float) -> pd.DataFrame:
     return rows.sample(keep, random_state=0) if keep < len(rows) else rows
 
 
+@dataclass
+class _Part:
+    """One range of leads folded: what the full build writes and keeps of it."""
+
+    leads: int
+    events: int
+    states: dict[str, tuple[str, datetime]]
+    online_keys: list[RowKey]
+    online_rows: list[tuple[Any, ...]]
+    sample: pd.DataFrame
+    table: pa.Table
+
+
+def _fold_part(url: str, lead_range: tuple[str, str], through_seq: int, seed: int) -> _Part:
+    """Fold one range of leads from the event log (run in a worker process on big logs)."""
+    log = EventLog(url)
+    leads = log.leads(lead_range=lead_range)
+    events = log.events(lead_range=lead_range, through_seq=through_seq)
+    folded = fold_rows(lead_profiles(leads), event_columns(events))
+    updated = dict(zip(leads["lead_id"].astype(str), leads["updated_at"], strict=True))
+    newest = _newest_positions(folded.keys)
+    picked = np.flatnonzero(np.random.default_rng(seed).random(len(folded.keys)) < VALIDATION_SHARE)
+    return _Part(
+        leads=len(leads),
+        events=len(events),
+        states={k: (v.to_json(), updated[k]) for k, v in folded.states.items()},
+        online_keys=[folded.keys[i] for i in newest],
+        online_rows=[folded.rows[i] for i in newest],
+        sample=stored_rows_frame(
+            [folded.keys[i] for i in picked], [folded.rows[i] for i in picked]
+        ),
+        table=stored_rows_table(folded.keys, folded.rows),
+    )
+
+
+def fold_workers(parts: int) -> int:
+    """Processes a full build folds in: one a core (LEADSCORE_BUILD_WORKERS overrides), and no
+    pool at all for a single part (a small log folds faster than a process starts)."""
+    configured = os.environ.get("LEADSCORE_BUILD_WORKERS", "").strip()
+    workers = int(configured) if configured.isdigit() and int(configured) > 0 else None
+    return min(parts, workers or os.cpu_count() or 1)
+
+
+def _folded_parts(
+    log: EventLog, ranges: list[tuple[str, str]], through_seq: int
+) -> Iterator[_Part]:
+    """Each range folded, in order; with several workers, at most two parts a worker are in
+    flight, so memory holds a few parts whatever the history."""
+    workers = fold_workers(len(ranges))
+    if workers <= 1:
+        for index, lead_range in enumerate(ranges):
+            yield _fold_part(log.url, lead_range, through_seq, index)
+        return
+    context = multiprocessing.get_context("spawn")  # no forked copy of open connections
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque[Future[_Part]] = deque()
+        for index, lead_range in enumerate(ranges):
+            pending.append(pool.submit(_fold_part, log.url, lead_range, through_seq, index))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def _full_build(
     log: EventLog, store: LeadFeatureStore, through_seq: int, report: Progress
 ) -> _Outcome:
     outcome = _Outcome()
     ranges = log.lead_id_ranges(LEADS_PER_PART)
     samples: list[pd.DataFrame] = []
-    rng = np.random.default_rng(0)
 
-    def parts() -> Iterator[pa.Table]:
-        # A range of leads at a time: memory holds their events and rows, whatever the history.
-        for index, lead_range in enumerate(ranges):
+    def tables() -> Iterator[pa.Table]:
+        # Folded a range of leads at a time (in worker processes on a big log) while this
+        # process writes the previous parts online and to parquet.
+        for index, part in enumerate(_folded_parts(log, ranges, through_seq)):
             report(f"fold leads {index + 1}/{len(ranges)}", index, len(ranges))
-            leads = log.leads(lead_range=lead_range)
-            events = log.events(lead_range=lead_range, through_seq=through_seq)
-            folded = fold_rows(lead_profiles(leads), event_columns(events))
-            outcome.leads += len(leads)
-            outcome.events += len(events)
-            updated = dict(zip(leads["lead_id"].astype(str), leads["updated_at"], strict=True))
-            outcome.states.update((k, (v.to_json(), updated[k])) for k, v in folded.states.items())
-            newest = _newest_positions(folded.keys)
+            outcome.leads += part.leads
+            outcome.events += part.events
+            outcome.states.update(part.states)
             clock = time.perf_counter()
-            outcome.online_rows += store.write_online(
-                [folded.keys[i] for i in newest], [folded.rows[i] for i in newest]
-            )
+            outcome.online_rows += store.write_online(part.online_keys, part.online_rows)
             outcome.online_s += time.perf_counter() - clock
-            picked = np.flatnonzero(rng.random(len(folded.keys)) < VALIDATION_SHARE)
-            samples.append(
-                stored_rows_frame(
-                    [folded.keys[i] for i in picked], [folded.rows[i] for i in picked]
-                )
-            )
-            yield stored_rows_table(folded.keys, folded.rows)
-            del folded, leads, events
+            samples.append(part.sample)
+            yield part.table
 
-    outcome.rows = store.write_rows(parts(), replace=True)
+    outcome.rows = store.write_rows(tables(), replace=True)
     outcome.sample = pd.concat(samples, ignore_index=True) if samples else pd.DataFrame()
     return outcome
 

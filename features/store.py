@@ -40,6 +40,8 @@ RATE_PUSH_SOURCE = "market_rate_push"
 PUSH_CHUNK_ROWS = 5_000
 REQUEST_TIME_FIELD = "as_of_epoch_s"
 RATE_SERIES = "us_30y_fixed"
+SQLITE_ONLINE_STORE = "features.online_sqlite.EntityRowSqliteOnlineStore"
+"""Feast's SQLite online store with a row per lead, not per value (features/online_sqlite.py)."""
 WRITTEN_AT = "written_at"
 """When a row was written: of two rows for one lead and moment, Feast reads the later (a lead
 refolded after a late event supersedes its old rows without rewriting them)."""
@@ -102,6 +104,8 @@ class LeadFeatureStore:
                 "connection_string": self.redis_url,
                 "skip_dedup": True,
             }
+        else:
+            config["online_store"]["type"] = SQLITE_ONLINE_STORE
         return config
 
     @property
@@ -209,10 +213,10 @@ class LeadFeatureStore:
     def write_online(self, keys: Sequence[RowKey], rows: Sequence[tuple[Any, ...]]) -> int:
         """Write stored rows (keys and STORED_COLUMNS tuples) to the lead_activity view online.
 
-        Through Feast's provider (`online_write_batch`: one SQLite transaction, one Redis
-        pipeline per chunk) with protobuf values built here: Feast's push goes through pandas
-        and Arrow, which costs more than the fold for the few leads of an API ingest. Values
-        are what Feast's push writes (NaN and None as null).
+        Through Feast's provider (`online_write_batch`: one SQLite transaction and one
+        executemany, one Redis pipeline per chunk) with protobuf values built here: Feast's
+        push goes through pandas and Arrow, which costs more than the fold for the few leads of
+        an API ingest. Values are what Feast's push writes (NaN and None as null).
         """
         if not keys:
             return 0
@@ -222,14 +226,8 @@ class LeadFeatureStore:
         provider = self.store._get_provider()  # Feast's own write path, below push()
         written = datetime.now(UTC)
         for start in range(0, len(keys), PUSH_CHUNK_ROWS):
-            batch = [
-                _online_row(key, row, written)
-                for key, row in zip(
-                    keys[start : start + PUSH_CHUNK_ROWS],
-                    rows[start : start + PUSH_CHUNK_ROWS],
-                    strict=True,
-                )
-            ]
+            stop = start + PUSH_CHUNK_ROWS
+            batch = _online_rows(keys[start:stop], rows[start:stop], written)
             provider.online_write_batch(self.store.config, view, batch, progress=None)
         return len(keys)
 
@@ -351,26 +349,54 @@ def _typed_features(frame: pd.DataFrame) -> dict[str, Any]:
     return typed
 
 
-def _online_row(key: RowKey, row: tuple[Any, ...], written: datetime) -> tuple[Any, ...]:
+def _online_rows(
+    keys: Sequence[RowKey], rows: Sequence[tuple[Any, ...]], written: datetime
+) -> list[tuple[Any, ...]]:
+    """Feast's online write tuples (entity key, protobuf values, event time, created time).
+
+    Values are what Feast's push writes (NaN and None as null); the protobuf of a null, an empty
+    list and each distinct string or integer is built once and shared (Feast only reads them).
+    """
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import DoubleList
     from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
-    lead_id, officer_id, changed_s = key
-    values = {"officer_id": ValueProto(string_val=officer_id)}
-    for (name, dtype), value in zip(STORED_COLUMNS.items(), row, strict=True):
-        if dtype == "list":
-            values[name] = ValueProto(double_list_val=DoubleList(val=list(value)))
-        elif value is None or value is pd.NA or (isinstance(value, float) and value != value):
-            values[name] = ValueProto()
-        elif dtype == "string":
-            values[name] = ValueProto(string_val=str(value))
-        elif dtype == "int64":
-            values[name] = ValueProto(int64_val=int(value))
-        else:
-            values[name] = ValueProto(double_val=float(value))
-    entity = EntityKey(join_keys=["lead_id"], entity_values=[ValueProto(string_val=lead_id)])
-    return entity, values, datetime.fromtimestamp(changed_s, UTC), written
+    null, empty_list = ValueProto(), ValueProto(double_list_val=DoubleList(val=[]))
+    shared: dict[Any, Any] = {}
+
+    def once(value: str | int, dtype: str) -> Any:
+        proto = shared.get((dtype, value))
+        if proto is None:
+            proto = (
+                ValueProto(string_val=str(value))
+                if dtype == "string"
+                else ValueProto(int64_val=int(value))
+            )
+            shared[(dtype, value)] = proto
+        return proto
+
+    columns = list(STORED_COLUMNS.items())
+    out = []
+    for (lead_id, officer_id, changed_s), row in zip(keys, rows, strict=True):
+        values = {"officer_id": once(officer_id, "string")}
+        for (name, dtype), value in zip(columns, row, strict=True):
+            if dtype == "list":
+                values[name] = (
+                    ValueProto(double_list_val=DoubleList(val=list(value)))
+                    if len(value)
+                    else empty_list
+                )
+            elif value is None or value is pd.NA:
+                values[name] = null
+            elif dtype == "float64":
+                values[name] = null if value != value else ValueProto(double_val=float(value))
+            elif dtype == "string":
+                values[name] = once(str(value), dtype)
+            else:
+                values[name] = once(int(value), dtype)
+        entity = EntityKey(join_keys=["lead_id"], entity_values=[ValueProto(string_val=lead_id)])
+        out.append((entity, values, datetime.fromtimestamp(changed_s, UTC), written))
+    return out
 
 
 _ROW_KEYS: tuple[str, ...] = ("lead_id", "changed_at", WRITTEN_AT)
