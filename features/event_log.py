@@ -183,23 +183,28 @@ def _to_naive_utc(value: Any) -> datetime | None:
     return stamp.tz_convert(UTC).tz_localize(None).to_pydatetime()
 
 
+def _plain(value: Any) -> Any:
+    if value is None or (not isinstance(value, str | bool) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
 def _records(frame: pd.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+    """Rows as dicts of plain Python values (timestamps naive UTC, missing values None), built
+    column by column: a 1,000-event request spends microseconds a row here, not pandas' per-row
+    conversions."""
     cols = list(columns)
-    for record in frame[cols].to_dict(orient="records"):
-        clean: dict[str, Any] = {}
-        for raw_key, value in record.items():
-            key = str(raw_key)
-            if key in _TIMESTAMP_COLUMNS:
-                clean[key] = _to_naive_utc(value)
-            elif value is None or (not isinstance(value, str | bool) and pd.isna(value)):
-                clean[key] = None
-            elif hasattr(value, "item"):
-                clean[key] = value.item()
-            else:
-                clean[key] = value
-        rows.append(clean)
-    return rows
+    values: list[list[Any]] = []
+    for column in cols:
+        series = frame[column]
+        if column in _TIMESTAMP_COLUMNS and isinstance(series.dtype, pd.DatetimeTZDtype):
+            naive = series.dt.tz_convert(UTC).dt.tz_localize(None).astype(object)
+            values.append([None if v is pd.NaT else v.to_pydatetime() for v in naive])
+        elif column in _TIMESTAMP_COLUMNS:
+            values.append([_to_naive_utc(v) for v in series.tolist()])
+        else:
+            values.append([_plain(v) for v in series.tolist()])
+    return [dict(zip(cols, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def _utc_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
@@ -592,11 +597,12 @@ class EventLog:
         if lead_ids is not None and len(lead_ids) <= 900:  # else read all: one query, no limit
             query = query.where(leads_table.c.lead_id.in_(list(lead_ids)))
         with self.engine.connect() as conn:
-            frame = pd.read_sql(query, conn)
+            rows = conn.execute(query).all()  # no pandas read: an API ingest asks for a few
         return pd.Series(
-            pd.to_datetime(frame["created_at"]).dt.tz_localize(UTC).to_numpy(),
-            index=frame["lead_id"].to_numpy(),
+            pd.to_datetime([r[1] for r in rows]).tz_localize(UTC).to_numpy(),
+            index=pd.Index([str(r[0]) for r in rows], dtype=object),
             name="created_at",
+            dtype="datetime64[ns, UTC]",
         )
 
     def counts(self) -> dict[str, int]:

@@ -48,6 +48,16 @@ def _epoch_s(moment: datetime | None) -> float | None:
 class EntityRowSqliteOnlineStore(SqliteOnlineStore):
     """A SQLite online store holding each entity's values of a view in one row."""
 
+    def _get_conn(self, config: Any) -> sqlite3.Connection:
+        fresh = self._conn is None
+        conn: sqlite3.Connection = super()._get_conn(config)
+        if fresh:
+            # WAL: the service reads while a build writes; NORMAL: a commit does not wait for
+            # fsync (the online store is rebuilt from the event log, the source of truth).
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
     def _rows_table(self, config: Any, table: Any) -> str:
         name = _table_id(
             config.project, table, config.registry.enable_online_feature_view_versioning
