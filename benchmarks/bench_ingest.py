@@ -4,8 +4,9 @@
 home is the default simulated world (`leadscore simulate` with its defaults: 5 officers, a
 year, ~2,400 leads), prepared the product's way with the CLI and kept for the next run; an
 incremental `leadscore features build` then folds earlier runs' events (as a nightly build
-would: a refresh folds a lead's events since the last build). Then `leadscore serve` starts on a free 127.0.0.1 port and this process measures, with keep-alive
-http.client connections (a light client):
+would: a refresh folds a lead's events since the last build). Then `leadscore serve` starts on
+a free 127.0.0.1 port and this process measures, with keep-alive http.client connections (a
+light client):
 
 - one event a request (a web visit of a random lead) at a fixed offered rate, open loop over
   4 connections, for a bounded time: p50/p99/max, achieved rate, errors (a status other than 200
