@@ -7,6 +7,11 @@ each officer's top K of the day. Rows are grouped by (officer_id, as_of); withou
 seeded random draw, the same draw for every method.
 
 Brier and ECE only mean something for calibrated probabilities; rank-only methods get NaN.
+ECE uses equal-count (quantile) bins, as scikit-learn's ``calibration_curve(strategy=
+"quantile")``: at a 1% base rate equal-width bins put 99% of rows in the first bin, where
+no miscalibration can show.
+
+Every metric comes with a 95% lead-clustered bootstrap interval (training/intervals.py).
 """
 
 from __future__ import annotations
@@ -17,9 +22,26 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from training.intervals import (
+    RESAMPLES,
+    Evidence,
+    Interval,
+    LeadResamples,
+    WeightedMetric,
+    bootstrap_values,
+    evidence_of,
+    percentile_interval,
+    weighted_average_precision,
+    weighted_calibration_error,
+    weighted_lift,
+    weighted_mean,
+    weighted_roc_auc,
+    weighted_share,
+)
 
 ECE_BINS: Final = 10
+"""Equal-count bins: each holds a tenth of the rows."""
 CAPTURE_KS: Final = (5, 10, 20, 30, 40, 60, 80, 100)
 """Capacities drawn in the capture chart (calls per officer-day)."""
 
@@ -36,28 +58,34 @@ class MethodScores:
     probability: bool
 
 
+def quantile_bins(probabilities: np.ndarray, bins: int = ECE_BINS) -> np.ndarray:
+    """Each row's equal-count bin (0 .. bins-1), with calibration_curve's "quantile" edges."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    if not len(p):
+        return np.zeros(0, dtype=np.int64)
+    edges = np.percentile(p, np.linspace(0, 100, bins + 1))
+    return np.searchsorted(edges[1:-1], p).astype(np.int64)
+
+
 def expected_calibration_error(
     probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS
 ) -> float:
-    """Weighted mean |mean predicted - observed rate| over equal-width probability bins."""
+    """Row-weighted mean |mean predicted - observed rate| over equal-count probability bins."""
     p = np.asarray(probabilities, dtype=np.float64)
-    y = np.asarray(labels, dtype=np.float64)
-    index = np.clip((p * bins).astype(int), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = index == b
-        if mask.any():
-            total += mask.sum() * abs(p[mask].mean() - y[mask].mean())
-    return float(total / len(p)) if len(p) else float("nan")
+    if not len(p):
+        return float("nan")
+    metric = weighted_calibration_error(labels, p, quantile_bins(p, bins))
+    return float(metric(np.ones((1, len(p))))[0])
 
 
 def reliability_table(
     probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS
 ) -> pd.DataFrame:
-    """Per bin: mean predicted probability, observed rate and row count (for the plot)."""
+    """Per equal-count bin (the ECE's): mean predicted probability, observed rate, row count."""
     p = np.asarray(probabilities, dtype=np.float64)
-    index = np.clip((p * bins).astype(int), 0, bins - 1)
-    frame = pd.DataFrame({"bin": index, "predicted": p, "observed": np.asarray(labels, float)})
+    frame = pd.DataFrame(
+        {"bin": quantile_bins(p, bins), "predicted": p, "observed": np.asarray(labels, float)}
+    )
     table = frame.groupby("bin").agg(
         predicted=("predicted", "mean"), observed=("observed", "mean"), rows=("observed", "size")
     )
@@ -99,12 +127,23 @@ def lift_by_decile(scores: np.ndarray, labels: np.ndarray, tiebreak: np.ndarray)
     return np.array([d.mean() / base if len(d) and base > 0 else np.nan for d in deciles])
 
 
+METRICS: Final = ("roc_auc", "pr_auc", "brier", "ece", "capture_at_capacity", "top_decile_lift")
+PROBABILITY_METRICS: Final = frozenset({"brier", "ece"})
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """Everything measured on the test slice, per method."""
 
     table: pd.DataFrame
     """One row per method: roc_auc, pr_auc, brier, ece, capture_at_capacity, top_decile_lift."""
+    low: pd.DataFrame
+    high: pd.DataFrame
+    """The 95% lead-clustered bootstrap interval of each cell of ``table``."""
+    usable: pd.DataFrame
+    """Resamples each interval stands on (those holding both outcomes)."""
+    resamples: int
+    evidence: Evidence
     lift: pd.DataFrame
     """Deciles (1 = highest scores) x methods."""
     capture_curve: pd.DataFrame
@@ -119,6 +158,15 @@ class Evaluation:
 
     def metric(self, method: str, name: str) -> float:
         return float(self.table.at[method, name])  # type: ignore[arg-type]
+
+    def interval(self, method: str, name: str) -> Interval:
+        return Interval(
+            self.metric(method, name),
+            float(self.low.at[method, name]),  # type: ignore[arg-type]
+            float(self.high.at[method, name]),  # type: ignore[arg-type]
+            int(self.usable.at[method, name]),  # type: ignore[arg-type]
+            self.resamples,
+        )
 
 
 def group_codes(frame: pd.DataFrame, group_columns: Sequence[str]) -> np.ndarray:
@@ -141,6 +189,36 @@ def effective_capacity(capacity: int, share: np.ndarray | None, n_rows: int) -> 
     return np.maximum(1.0, np.rint(capacity * np.asarray(share, dtype=np.float64)))
 
 
+def method_metrics(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    rank: np.ndarray,
+    capacity_rows: np.ndarray,
+    tiebreak: np.ndarray,
+    *,
+    probability: bool,
+) -> dict[str, WeightedMetric]:
+    """Each reported metric of one method as a function of row weights (training/intervals.py).
+
+    At unit weights they are the test slice's figures. Ranks, the top decile and the ECE bins
+    are those of the full slice.
+    """
+    y = np.asarray(labels, dtype=bool)
+    s = np.asarray(scores, dtype=np.float64)
+    top_decile = np.zeros(len(y), dtype=bool)
+    top_decile[np.array_split(np.lexsort((tiebreak, -s)), 10)[0]] = True
+    metrics = {
+        "roc_auc": weighted_roc_auc(y, s),
+        "pr_auc": weighted_average_precision(y, s),
+        "capture_at_capacity": weighted_share(rank <= capacity_rows, y),
+        "top_decile_lift": weighted_lift(y, top_decile),
+    }
+    if probability:
+        metrics["brier"] = weighted_mean((s - y) ** 2)
+        metrics["ece"] = weighted_calibration_error(y, s, quantile_bins(s))
+    return metrics
+
+
 def evaluate_methods(
     labels: np.ndarray,
     methods: Mapping[str, MethodScores],
@@ -150,10 +228,13 @@ def evaluate_methods(
     seed: int = 0,
     capture_ks: Sequence[int] = CAPTURE_KS,
     capacity_share: np.ndarray | None = None,
+    leads: np.ndarray | None = None,
+    resamples: int = RESAMPLES,
 ) -> Evaluation:
-    """Score every method on the same rows, groups and tie-break.
+    """Score every method on the same rows, groups and tie-break, with 95% intervals.
 
     capacity_share: per row, the share of its group's real queue present here (None: all).
+    leads: per row, its lead (the bootstrap's cluster); None: every row is its own lead.
     """
     y = np.asarray(labels, dtype=bool)
     if y.all() or not y.any():
@@ -162,10 +243,10 @@ def evaluate_methods(
             "both outcomes. Use more leads or a longer period."
         )
     tiebreak = tie_breaker(len(y), seed)
-    rows: dict[str, dict[str, float]] = {}
     lifts: dict[str, np.ndarray] = {}
     curves: dict[str, list[float]] = {}
     ranks: dict[str, np.ndarray] = {}
+    weighted: dict[tuple[str, str], WeightedMetric] = {}
     ks = sorted({*capture_ks, capacity})
     capacity_rows = effective_capacity(capacity, capacity_share, len(y))
     for name, method in methods.items():
@@ -176,16 +257,33 @@ def evaluate_methods(
         curves[name] = [
             capture_at_capacity(y, rank, effective_capacity(k, capacity_share, len(y))) for k in ks
         ]
-        rows[name] = {
-            "roc_auc": float(roc_auc_score(y, scores)),
-            "pr_auc": float(average_precision_score(y, scores)),
-            "brier": float(brier_score_loss(y, scores)) if method.probability else np.nan,
-            "ece": expected_calibration_error(scores, y) if method.probability else np.nan,
-            "capture_at_capacity": capture_at_capacity(y, rank, capacity_rows),
-            "top_decile_lift": float(lifts[name][0]),
-        }
+        found = method_metrics(
+            y, scores, rank, capacity_rows, tiebreak, probability=method.probability
+        )
+        weighted.update({(name, metric): f for metric, f in found.items()})
+    unit = np.ones((1, len(y)))
+    values = bootstrap_values(weighted, LeadResamples(leads, len(y), resamples, seed))
+    frames: dict[str, dict[str, dict[str, float]]] = {
+        part: {name: dict.fromkeys(METRICS, np.nan) for name in methods}
+        for part in ("table", "low", "high", "usable")
+    }
+    for (name, metric), f in weighted.items():
+        found_interval = percentile_interval(float(f(unit)[0]), values[name, metric])
+        frames["table"][name][metric] = found_interval.estimate
+        frames["low"][name][metric] = found_interval.low
+        frames["high"][name][metric] = found_interval.high
+        frames["usable"][name][metric] = found_interval.usable
+
+    def frame(part: str) -> pd.DataFrame:
+        return pd.DataFrame.from_dict(frames[part], orient="index")[list(METRICS)]
+
     return Evaluation(
-        table=pd.DataFrame.from_dict(rows, orient="index"),
+        table=frame("table"),
+        low=frame("low"),
+        high=frame("high"),
+        usable=frame("usable").fillna(0).astype(int),
+        resamples=resamples,
+        evidence=evidence_of(y, leads),
         lift=pd.DataFrame(lifts, index=pd.RangeIndex(1, 11, name="decile")),
         capture_curve=pd.DataFrame(curves, index=pd.Index(ks, name="capacity")),
         ranks=ranks,
@@ -193,6 +291,16 @@ def evaluate_methods(
         capacity=capacity,
         capacity_rows=capacity_rows,
     )
+
+
+def interval_table(evaluation: Evaluation) -> pd.DataFrame:
+    """The table with each metric's bounds as ``<metric>_lo`` and ``<metric>_hi`` columns."""
+    columns: dict[str, pd.Series] = {}
+    for metric in evaluation.table.columns:
+        columns[metric] = evaluation.table[metric]
+        columns[f"{metric}_lo"] = evaluation.low[metric]
+        columns[f"{metric}_hi"] = evaluation.high[metric]
+    return pd.DataFrame(columns)
 
 
 def markdown_table(table: pd.DataFrame) -> str:

@@ -104,12 +104,12 @@ def reasons_table(scorer: LeadScorer, frame: pd.DataFrame, rows: int = 5) -> pd.
 
 
 def gates_table(gates: Sequence[GateResult]) -> pd.DataFrame:
-    """One row per promotion gate: passed, value, threshold, detail."""
+    """One row per promotion gate: verdict (pass, fail, undecided), value, threshold, detail."""
     return pd.DataFrame(
         [
             {
                 "gate": g.name,
-                "passed": g.passed,
+                "verdict": g.verdict,
                 "value": g.value,
                 "threshold": g.threshold,
                 "detail": g.detail,

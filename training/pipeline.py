@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import math
 import subprocess
 import tempfile
 import time
@@ -20,7 +21,6 @@ from typing import Any, Final
 import mlflow
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from models.explain import CONTRIB_TOLERANCE, contrib_shap_max_abs_diff, tree_shap_values
 from models.layout import FeatureFrameError
@@ -37,10 +37,12 @@ from training.evaluate import (
     MethodScores,
     evaluate_methods,
     group_codes,
+    interval_table,
     markdown_table,
 )
 from training.fairness import FairnessAudit, audit
-from training.gates import ChampionScore, GateResult, evaluate_gates, failed_gates
+from training.gates import ChampionComparison, GateResult, evaluate_gates, failed_gates
+from training.intervals import Interval, paired_interval, weighted_roc_auc
 from training.plots import calibration_figure, capture_figure, lift_figure, shap_summary_figure
 from training.registry import CHALLENGER_ALIAS, mark_challenger, promote, use_store
 from training.train import CAPACITY_SHARE, PreparedData, TrainConfig, fit_scorer
@@ -48,6 +50,8 @@ from training.train import CAPACITY_SHARE, PreparedData, TrainConfig, fit_scorer
 MODEL_METHOD: Final = "model"
 SHAP_SAMPLE_ROWS: Final = 500
 CONTRIB_CHECK_ROWS: Final = 200
+GATE_TAG_PREFIX: Final = {"pass": "pass", "fail": "FAIL", "undecided": "UNDECIDED"}
+"""How a gate's tag (``gate.<name>``) opens; the model page reads it."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ class TrainingReport:
     gates: list[GateResult]
     importance: pd.DataFrame
     contrib_shap_max_abs_diff: float
+    champion: ChampionComparison | None = None
+    """The champion this version was compared with (None: there was none)."""
     run_id: str = ""
     version: str | None = None
     alias: str | None = None
@@ -99,6 +105,9 @@ class TrainingReport:
 
     def metric(self, name: str) -> float:
         return self.evaluation.metric(MODEL_METHOD, name)
+
+    def interval(self, name: str) -> Interval:
+        return self.evaluation.interval(MODEL_METHOD, name)
 
 
 def code_version() -> str:
@@ -120,20 +129,36 @@ def code_version() -> str:
             return "unknown"
 
 
-def score_champion(
-    target: RegistryTarget, test: pd.DataFrame, labels: np.ndarray
-) -> ChampionScore | None:
-    """The current champion's ROC-AUC on this test slice (None when there is no champion)."""
+def test_leads(data: PreparedData) -> np.ndarray | None:
+    """Each test row's lead: the bootstrap resamples these (None: every row is its own)."""
+    test = data.slices.test
+    return test["lead_id"].to_numpy() if "lead_id" in test else None
+
+
+def compare_with_champion(
+    target: RegistryTarget,
+    data: PreparedData,
+    challenger: np.ndarray,
+    seed: int,
+) -> ChampionComparison | None:
+    """The current champion on this test slice: its ROC-AUC and the challenger's paired
+    difference (None when there is no champion)."""
     try:
         champion = load_scorer(target.tracking_uri, CHAMPION_ALIAS, model_name=target.model_name)
     except ModelNotFoundError:
         return None
     version = champion.version.rsplit("/", 1)[-1]
+    test = data.slices.test
     try:
         probabilities = champion.predict_proba(test)
     except FeatureFrameError as exc:
-        return ChampionScore(version, None, str(exc))
-    return ChampionScore(version, float(roc_auc_score(labels, probabilities)))
+        return ChampionComparison(version, None, None, str(exc))
+    labels = test["label"].to_numpy(dtype=bool)
+    champion_auc = weighted_roc_auc(labels, probabilities)
+    difference = paired_interval(
+        weighted_roc_auc(labels, challenger), champion_auc, len(test), test_leads(data), seed=seed
+    )
+    return ChampionComparison(version, float(champion_auc(np.ones((1, len(test))))[0]), difference)
 
 
 def _sample(matrix: np.ndarray, rows: int, seed: int) -> np.ndarray:
@@ -157,6 +182,7 @@ def evaluate_on_test(
         capacity_share=(
             test[CAPACITY_SHARE].to_numpy(dtype=np.float64) if CAPACITY_SHARE in test else None
         ),
+        leads=test_leads(data),
     )
 
 
@@ -191,8 +217,7 @@ def run_training(
     with clock.stage("fit LightGBM and calibrate"):
         scorer = fit_scorer(data, config)
     test = data.slices.test
-    labels = test["label"].to_numpy(dtype=bool)
-    with clock.stage("evaluate against baselines"):
+    with clock.stage("evaluate against baselines (with bootstrap intervals)"):
         evaluation = evaluate_scorer(data, scorer, config.seed)
     in_top_k = evaluation.ranks[MODEL_METHOD] <= evaluation.capacity_rows
     fairness = audit(
@@ -201,17 +226,20 @@ def run_training(
         in_top_k,
     )
     with clock.stage("score the current champion"):
-        champion = score_champion(target, test, labels)
+        champion = compare_with_champion(
+            target, data, evaluation.methods[MODEL_METHOD].scores, config.seed
+        )
     rules = {
         b.name: evaluation.metric(b.name, "capture_at_capacity") for b in data.baselines if b.rule
     }
     gates = evaluate_gates(
-        auc=evaluation.metric(MODEL_METHOD, "roc_auc"),
-        ece=evaluation.metric(MODEL_METHOD, "ece"),
+        auc=evaluation.interval(MODEL_METHOD, "roc_auc"),
+        ece=evaluation.interval(MODEL_METHOD, "ece"),
         capture=evaluation.metric(MODEL_METHOD, "capture_at_capacity"),
         rule_captures=rules,
         capacity=data.capacity,
         champion=champion,
+        evidence=evaluation.evidence,
         fairness=fairness,
     )
     with clock.stage("SHAP values"):
@@ -234,6 +262,7 @@ def run_training(
         gates=gates,
         importance=importance,
         contrib_shap_max_abs_diff=contrib_gap,
+        champion=champion,
         warnings=list(warnings or []),
     )
     if contrib_gap >= CONTRIB_TOLERANCE:
@@ -297,9 +326,27 @@ def _log_run(
         }
     )
     metrics: dict[str, float] = {}
-    for method, row in evaluation.table.iterrows():
+    for method, row in interval_table(evaluation).iterrows():
         prefix = "test" if method == MODEL_METHOD else f"baseline_{method}"
         metrics.update({f"{prefix}_{k}": float(v) for k, v in row.items() if pd.notna(v)})
+    evidence = evaluation.evidence
+    metrics.update(
+        {
+            "test_leads": evidence.leads,
+            "test_applying_leads": evidence.applying_leads,
+            "bootstrap_resamples": evaluation.resamples,
+        }
+    )
+    if report.champion is not None and report.champion.difference is not None:
+        difference = report.champion.difference
+        metrics.update(
+            {
+                "champion_roc_auc": report.champion.champion_auc or math.nan,
+                "roc_auc_minus_champion": difference.estimate,
+                "roc_auc_minus_champion_lo": difference.low,
+                "roc_auc_minus_champion_hi": difference.high,
+            }
+        )
     for gate in report.gates:
         metrics[f"gate_{gate.name}"] = 1.0 if gate.passed else 0.0
     metrics["contrib_shap_max_abs_diff"] = report.contrib_shap_max_abs_diff
@@ -315,7 +362,7 @@ def _log_run(
             "gates_passed": str(not failed).lower(),
             "gates_failed": ",".join(failed) or "none",
             **{
-                f"gate.{g.name}": ("pass: " if g.passed else "FAIL: ") + g.detail[:4000]
+                f"gate.{g.name}": f"{GATE_TAG_PREFIX[g.verdict]}: {g.detail[:4000]}"
                 for g in report.gates
             },
             **({"warnings": " | ".join(report.warnings)[:4000]} if report.warnings else {}),
@@ -337,7 +384,7 @@ def _log_run(
     )
     with tempfile.TemporaryDirectory(prefix="leadscore-run-") as tmp:
         folder = Path(tmp)
-        evaluation.table.to_csv(folder / "baselines.csv", index_label="method")
+        interval_table(evaluation).to_csv(folder / "baselines.csv", index_label="method")
         (folder / "baselines.md").write_text(markdown_table(evaluation.table))
         evaluation.lift.to_csv(folder / "lift_by_decile.csv")
         evaluation.capture_curve.to_csv(folder / "capture_at_capacity.csv")

@@ -26,7 +26,7 @@ def _figure(width: float = 6.4, height: float = 4.8) -> Figure:
 
 
 def calibration_figure(labels: np.ndarray, probabilities: Mapping[str, np.ndarray]) -> Figure:
-    """Reliability diagram: mean predicted vs observed rate per probability bin."""
+    """Reliability diagram: mean predicted vs observed rate per equal-count bin (the ECE's)."""
     figure = _figure()
     axes = figure.subplots()
     top = 0.0
@@ -41,7 +41,7 @@ def calibration_figure(labels: np.ndarray, probabilities: Mapping[str, np.ndarra
         ylim=(0, top),
         xlabel="mean predicted probability",
         ylabel="observed application rate",
-        title="Calibration (test slice)",
+        title="Calibration (test slice, 10 equal-count bins)",
     )
     axes.legend()
     return figure

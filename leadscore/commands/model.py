@@ -67,34 +67,68 @@ def _training_frame(settings: Settings) -> pd.DataFrame:
     return frame
 
 
+METRIC_FORMATS = {
+    "roc_auc": ".2f",
+    "pr_auc": ".3f",
+    "brier": ".3f",
+    "ece": ".3f",
+    "capture_at_capacity": ".1%",
+    "top_decile_lift": ".1f",
+}
+"""How each metric is printed: no more digits than its interval makes meaningful."""
+GATE_MARKS = {
+    "pass": "[green]PASS[/green]",
+    "fail": "[red]FAIL[/red]",
+    "undecided": "[yellow]UNDECIDED[/yellow]",
+}
+
+
 def _print_report(report: TrainingReport, tracking_uri: str, model_name: str) -> None:
-    table = Table(title="test slice", show_lines=False)
-    columns = list(report.evaluation.table.columns)
-    table.add_column("method")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for method, row in report.evaluation.table.iterrows():
+    evaluation = report.evaluation
+    table = Table(title="test slice: each metric with its 95% interval", show_lines=True)
+    table.add_column("metric")
+    methods = [str(m) for m in evaluation.table.index]
+    for method in methods:
+        table.add_column(method.replace("_", " "), justify="right")
+    for metric in (str(c) for c in evaluation.table.columns):
+        spec = METRIC_FORMATS.get(metric, ".4f")
+        # the value on its own line, so a narrow terminal wraps before the interval
         table.add_row(
-            str(method),
-            *("n/a" if v != v else f"{v:.4f}" for v in row),  # NaN != NaN
+            metric.replace("_", " "),
+            *(evaluation.interval(m, metric).text(spec).replace(" [", "\n[", 1) for m in methods),
         )
     console.print(table)
     console.print(
-        f"ROC-AUC {report.metric('roc_auc'):.4f}  ECE {report.metric('ece'):.4f}  "
-        f"capture at capacity {report.metric('capture_at_capacity'):.1%} "
-        f"(capacity {report.evaluation.capacity})"
+        f"evidence: {evaluation.evidence.text()}; intervals from {evaluation.resamples:,} "
+        "resamples of the test leads (all rows of a drawn lead together)"
+    )
+    console.print(
+        "model: ROC-AUC "
+        + report.interval("roc_auc").text()
+        + "  ECE "
+        + report.interval("ece").text(".4f")
+        + "  capture at capacity "
+        + report.interval("capture_at_capacity").text(".1%")
+        + f" (capacity {evaluation.capacity})"
     )
     console.print(f"pred_contrib vs TreeSHAP max |diff|: {report.contrib_shap_max_abs_diff:.2e}")
     console.print("top features (mean |SHAP|): " + ", ".join(report.importance["feature"].head(5)))
     for gate in report.gates:
-        mark = "[green]PASS[/green]" if gate.passed else "[red]FAIL[/red]"
-        console.print(f"  {mark} {gate.name}: {gate.detail}")
+        console.print(f"  {GATE_MARKS[gate.verdict]} {gate.name}: {escape(gate.detail)}")
     name_option = "" if model_name == LEAD_MODEL else f" --model-name {model_name}"
     if report.failed:
+        undecided = [g.name for g in report.gates if g.undecided]
+        failed = [name for name in report.failed if name not in undecided]
+        kept = "the champion stays" if report.champion is not None else "no champion yet"
+        verdicts = "; ".join(
+            f"{label}: {', '.join(names)}"
+            for label, names in (("failed", failed), ("not enough evidence", undecided))
+            if names
+        )
         console.print(
-            f"[yellow]version {report.version} is the challenger; failed gate(s): "
-            f"{', '.join(report.failed)}[/yellow] (promote by hand with "
-            f"`leadscore promote {report.version}{name_option}` if you accept it)"
+            f"[yellow]version {report.version} is the challenger; {kept} ({verdicts})[/yellow] "
+            f"(promote by hand with `leadscore promote {report.version}{name_option}` if you "
+            "accept it)"
         )
     else:
         console.print(f"[green]version {report.version} is the champion[/green]")

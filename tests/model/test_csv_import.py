@@ -3,6 +3,7 @@ the CLI, and the public bank telemarketing export."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -173,7 +174,8 @@ def test_cli_trains_and_scores_an_export(
         ],
     )
     assert trained.exit_code == 0, trained.output
-    assert "ROC-AUC" in trained.output
+    assert re.search(r"ROC-AUC \d\.\d\d \[\d\.\d\d, \d\.\d\d\]", trained.output), trained.output
+    assert re.search(r"evidence: [\d,]+ test leads, [\d,]+ applied", trained.output)
     assert "POSSIBLE LEAK" in trained.output
     assert "call_duration_s" in trained.output
     listed = runner.invoke(app, ["models", "--model-name", "lead-scorer-csv"])
