@@ -2,9 +2,11 @@
 
 Serving never imports training, so this reads what training logs by name: the registered
 model's aliases (champion, challenger, previous-champion), each version's run metrics
-(``test_*``), its gate tags (``gate.<name>`` = "pass: ..." or "FAIL: ..."), and the run's
-artifacts ``evaluation/baselines.csv``, ``evaluation/fairness.txt`` and ``plots/*.png``.
-Artifacts of a run never change, so they are cached per run.
+(``test_*``, each with its 95% interval as ``test_*_lo`` / ``test_*_hi``), its gate tags
+(``gate.<name>`` = "pass: ...", "FAIL: ..." or "UNDECIDED: ..."), and the run's artifacts
+``evaluation/baselines.csv`` (with ``<metric>_lo`` / ``<metric>_hi`` columns),
+``evaluation/fairness.txt`` and ``plots/*.png``. Artifacts of a run never change, so they are
+cached per run.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class Gate:
     name: str
     passed: bool
     detail: str
+    undecided: bool = False
+    """The data could not decide (not enough evidence); it blocks promotion like a failure."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,22 @@ class VersionInfo:
             ("test_ece", "ECE"),
             ("test_capture_at_capacity", "Capture at capacity"),
         )
-        return [(label, _fmt(name, self.metrics.get(name))) for name, label in wanted]
+        shown = [
+            (
+                label,
+                _fmt_interval(
+                    name,
+                    self.metrics.get(name),
+                    self.metrics.get(f"{name}_lo"),
+                    self.metrics.get(f"{name}_hi"),
+                ),
+            )
+            for name, label in wanted
+        ]
+        leads, applied = self.metrics.get("test_leads"), self.metrics.get("test_applying_leads")
+        if leads is not None and applied is not None:
+            shown.append(("Test leads (applied)", f"{int(leads):,} ({int(applied):,})"))
+        return shown
 
 
 @dataclass
@@ -126,6 +145,15 @@ def _fmt(column: str, value: float | None) -> str:
     if "lift" in column:
         return f"{value:.2f}×"
     return f"{value:.3f}"
+
+
+def _fmt_interval(column: str, value: float | None, low: float | None, high: float | None) -> str:
+    """``0.712 [0.660, 0.760]``: the value and its 95% interval when the run logged one."""
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return _fmt(column, value)
+    if value is None or not math.isfinite(value):
+        return _fmt(column, value)
+    return f"{_fmt(column, value)} [{_fmt(column, low)}, {_fmt(column, high)}]"
 
 
 class ModelRegistryReader:
@@ -220,7 +248,12 @@ class ModelRegistryReader:
             run_name = str(run.info.run_name or "")
             trained_at = datetime.fromtimestamp(run.info.start_time / 1000, UTC)
         gates = [
-            Gate(name.removeprefix("gate."), text.startswith("pass"), text.split(": ", 1)[-1])
+            Gate(
+                name.removeprefix("gate."),
+                text.startswith("pass"),
+                text.split(": ", 1)[-1],
+                undecided=text.startswith("UNDECIDED"),
+            )
             for name, text in sorted(tags.items())
             if name.startswith("gate.")
         ]
@@ -281,7 +314,11 @@ def baseline_rows(text: str) -> list[MethodRow]:
         marks: list[bool] = []
         for column, _, _ in METRIC_COLUMNS:
             value = number(record, column)
-            texts.append(_fmt(column, value))
+            texts.append(
+                _fmt_interval(
+                    column, value, number(record, f"{column}_lo"), number(record, f"{column}_hi")
+                )
+            )
             marks.append(
                 method != "oracle"
                 and value is not None

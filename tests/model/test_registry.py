@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from training.registry import (
     promote,
     rollback,
 )
-from training.train import PreparedData, Slices, TrainConfig
+from training.train import PreparedData, Slices, TrainConfig, prepare_lead_data
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,33 @@ def test_a_worse_model_is_not_promoted_and_the_gate_is_named(store: Store) -> No
     assert "auc_vs_champion" in tags["gates_failed"]
     run = client.get_run(store.worse.run_id)
     assert run.data.metrics["gate_auc_vs_champion"] == 0.0
-    assert run.data.tags["gate.auc_vs_champion"].startswith("FAIL")
+    assert run.data.tags["gate.auc_vs_champion"].startswith("FAIL: worse than the champion")
+    # the paired difference (worse minus champion) lies wholly below zero
+    assert run.data.metrics["roc_auc_minus_champion_hi"] < 0
+
+
+def test_a_tiny_world_is_not_enough_evidence_and_the_champion_stays(
+    store: Store,
+    tmp_path: Path,
+    lead_frame_factory: Callable[..., pd.DataFrame],
+    fast_config: TrainConfig,
+) -> None:
+    tiny = prepare_lead_data(
+        lead_frame_factory(80, seed=3), fast_config, horizon_days=30, capacity=5
+    )
+    target = RegistryTarget(_copy(store, tmp_path), store.target.artifacts_dir)
+    report = run_training(tiny, fast_config, target, run_name="tiny")
+    gate = next(g for g in report.gates if g.name == "auc_vs_champion")
+    applying = report.evaluation.evidence.applying_leads
+    assert gate.undecided, gate.detail
+    assert f"not enough evidence: {applying} applications in the test window, about " in (
+        gate.detail
+    )
+    assert report.alias == CHALLENGER_ALIAS
+    assert alias_version(target.tracking_uri, "lead-scorer", "champion") == "1"
+    run = mlflow.MlflowClient(tracking_uri=target.tracking_uri).get_run(report.run_id)
+    assert run.data.tags["gate.auc_vs_champion"].startswith("UNDECIDED: not enough evidence")
+    assert run.data.metrics["test_applying_leads"] == applying
 
 
 def test_loading_the_champion_gives_identical_predictions(store: Store) -> None:
@@ -120,10 +148,19 @@ def test_each_run_logs_fingerprint_code_version_charts_and_tables(store: Store) 
     assert run.data.metrics["contrib_shap_max_abs_diff"] < 1e-6
     assert {
         "test_roc_auc",
+        "test_roc_auc_lo",
+        "test_roc_auc_hi",
         "test_ece",
+        "test_ece_lo",
+        "test_ece_hi",
         "test_capture_at_capacity",
         "baseline_points_rule_capture_at_capacity",
+        "baseline_points_rule_capture_at_capacity_lo",
+        "test_leads",
+        "test_applying_leads",
     } <= set(run.data.metrics)
+    metrics = run.data.metrics
+    assert metrics["test_roc_auc_lo"] < metrics["test_roc_auc"] < metrics["test_roc_auc_hi"]
     logged = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert logged == {
         "plots/calibration.png",
@@ -190,3 +227,21 @@ def test_cli_promote_rollback_and_models(store: Store, tmp_path: Path) -> None:
     again = runner.invoke(app, ["rollback", "--tracking-uri", uri])
     assert again.exit_code == 2
     assert "no previous champion" in again.output
+
+
+def test_the_model_page_shows_each_metric_with_its_interval_and_the_evidence(
+    store: Store,
+) -> None:
+    from serving.web.model_page import ModelRegistryReader
+
+    view = ModelRegistryReader(store.target.tracking_uri, "lead-scorer").read()
+    champion, challenger = view.by_alias["champion"], view.by_alias[CHALLENGER_ALIAS]
+    shown = dict(champion.key_metrics)
+    assert re.fullmatch(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", shown["ROC-AUC"])
+    evidence = store.good.evaluation.evidence
+    assert shown["Test leads (applied)"] == f"{evidence.leads:,} ({evidence.applying_leads:,})"
+    model_row = next(row for row in champion.baselines if row.is_model)
+    assert all("[" in value for value in model_row.values)
+    gate = next(g for g in challenger.gates if g.name == "auc_vs_champion")
+    assert not gate.passed
+    assert "worse than the champion" in gate.detail
