@@ -138,6 +138,7 @@ def build_feature_store(
     now: datetime | None = None,
     full: bool = False,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> FeatureBuildReport:
     """Fold the event log into stored rows, write them to Feast offline and online.
 
@@ -163,7 +164,7 @@ def build_feature_store(
 
     clock = time.perf_counter()
     if full or watermark is None:
-        outcome = _full_build(log, store, through_seq, report_progress)
+        outcome = _full_build(log, store, through_seq, report_progress, workers)
     else:
         outcome = _incremental_build(log, store, watermark, through_seq, report_progress)
     seconds["fold_and_write"] = time.perf_counter() - clock - outcome.online_s
@@ -261,20 +262,18 @@ def _fold_part(url: str, lead_range: tuple[str, str], through_seq: int, seed: in
     )
 
 
-def fold_workers(parts: int) -> int:
-    """Processes a full build folds in: one a core (LEADSCORE_BUILD_WORKERS overrides), and no
-    pool at all for a single part (a small log folds faster than a process starts)."""
-    configured = os.environ.get("LEADSCORE_BUILD_WORKERS", "").strip()
-    workers = int(configured) if configured.isdigit() and int(configured) > 0 else None
-    return min(parts, workers or os.cpu_count() or 1)
+def fold_workers(parts: int, requested: int | None = None) -> int:
+    """Processes a full build folds in: as requested, else one a core; never more than the
+    parts, so a single part (a small log) folds in-process, faster than a worker starts."""
+    return max(1, min(parts, requested or os.cpu_count() or 1))
 
 
 def _folded_parts(
-    log: EventLog, ranges: list[tuple[str, str]], through_seq: int
+    log: EventLog, ranges: list[tuple[str, str]], through_seq: int, requested: int | None
 ) -> Iterator[_Part]:
     """Each range folded, in order; with several workers, at most two parts a worker are in
     flight, so memory holds a few parts whatever the history."""
-    workers = fold_workers(len(ranges))
+    workers = fold_workers(len(ranges), requested)
     if workers <= 1:
         for index, lead_range in enumerate(ranges):
             yield _fold_part(log.url, lead_range, through_seq, index)
@@ -291,7 +290,11 @@ def _folded_parts(
 
 
 def _full_build(
-    log: EventLog, store: LeadFeatureStore, through_seq: int, report: Progress
+    log: EventLog,
+    store: LeadFeatureStore,
+    through_seq: int,
+    report: Progress,
+    workers: int | None,
 ) -> _Outcome:
     outcome = _Outcome()
     ranges = log.lead_id_ranges(LEADS_PER_PART)
@@ -300,7 +303,7 @@ def _full_build(
     def tables() -> Iterator[pa.Table]:
         # Folded a range of leads at a time (in worker processes on a big log) while this
         # process writes the previous parts online and to parquet.
-        for index, part in enumerate(_folded_parts(log, ranges, through_seq)):
+        for index, part in enumerate(_folded_parts(log, ranges, through_seq, workers)):
             report(f"fold leads {index + 1}/{len(ranges)}", index, len(ranges))
             outcome.leads += part.leads
             outcome.events += part.events

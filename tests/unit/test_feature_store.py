@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import features.build as feature_build
 from features.build import build_feature_store, refresh_online_features
 from features.definitions import FEATURE_NAMES
 from features.event_log import EventLog
@@ -241,3 +242,25 @@ def test_online_update_reflects_a_new_event_at_once_and_a_late_one_never_overwri
     newest = store.online_features(["L3"], later)
     assert newest["web_visits_7d"].iloc[0] == 2  # both visits counted
     assert newest["days_since_last_visit"].iloc[0] == pytest.approx(0.5 / 24)  # newest wins
+
+
+def test_a_full_build_in_worker_processes_equals_one_in_process(
+    loaded: tuple[EventLog, LeadFeatureStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, store = loaded
+    now = datetime(2025, 3, 8, 12, tzinfo=UTC)
+    monkeypatch.setattr(feature_build, "LEADS_PER_PART", 1)  # three ranges of one lead each
+    in_process = build_feature_store(log, store, now=now, full=True, workers=1)
+    stored, online = _stored_state(store), _online_state(store, now)
+    states = log.lead_feature_states()
+    in_workers = build_feature_store(log, store, now=now, full=True, workers=2)
+    assert (in_workers.leads, in_workers.events, in_workers.stored_rows) == (
+        in_process.leads,
+        in_process.events,
+        in_process.stored_rows,
+    )
+    assert _stored_state(store) == stored
+    assert _online_state(store, now) == online
+    assert log.lead_feature_states() == states
+    assert feature_build.fold_workers(3, 2) == 2
+    assert feature_build.fold_workers(1) == 1  # one range: no pool
