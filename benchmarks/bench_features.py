@@ -10,7 +10,9 @@ of events (about 3k) arrives and an incremental build folds it. Figures:
 benchmarks/results/features.json. Loading goes straight into the event log (not through the
 contracts: that is ingestion, not the feature build).
 
-`--skip-10x` leaves out the 10M history (about 15 minutes on 2 cores).
+`--skip-10x` leaves out the 10M history (about 20 minutes on 2 cores, most of it loading the
+event log). Full builds fold in worker processes (one a core) when a history has more than one
+range of leads; `worker_peak_rss_mib` is the largest worker's peak memory.
 """
 
 from __future__ import annotations
@@ -156,7 +158,10 @@ def main(skip_10x: bool) -> None:
             continue
         with tempfile.TemporaryDirectory(dir=base, prefix="leadscore-bench-") as tmp:
             data = _child("prepare", size, tmp)
+            load_before = os.getloadavg()[0]
             result = _child("build", tmp, "full")
+            # Other work on the machine slows a build: the 1-minute load around it says how much.
+            result["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             if size in {"default", "1M events"}:
                 result["incremental_day"] = _child("build", tmp, "incremental")
         result.update(data)
