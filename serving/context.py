@@ -23,6 +23,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("leadscore.serving")
 
 
+def public_readiness(state: dict[str, Any]) -> dict[str, Any]:
+    """What /readyz tells anyone: each part's name and 'ok' or 'unavailable', no reasons."""
+    checks: dict[str, str] = state["checks"]
+    states = {name: "ok" if value == "ok" else "unavailable" for name, value in checks.items()}
+    return {"ready": bool(state["ready"]), "checks": states}
+
+
 class ServingContext:
     """Everything the routes and the service functions share, opened once per process."""
 

@@ -59,6 +59,21 @@ def current_user(
     return user
 
 
+def optional_user(
+    request: Request,
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User | None:
+    """The active user holding the bearer token, or None (no token, or one that is not valid):
+    for routes anyone may call whose answer says more to some roles."""
+    if credentials is None:
+        return None
+    user = ctx.users.authenticate(credentials.credentials)
+    if user is not None:
+        request.state.user = user
+    return user
+
+
 def allow(*roles: Role) -> Callable[[User], User]:
     """A dependency that lets only these roles through (403 for the others)."""
     allowed = frozenset(roles)
@@ -76,6 +91,7 @@ def allow(*roles: Role) -> Callable[[User], User]:
 
 
 AnyUser = Annotated[User, Depends(current_user)]
+MaybeUser = Annotated[User | None, Depends(optional_user)]
 CrmUser = Annotated[User, Depends(allow(Role.CRM))]
 CrmOrOfficer = Annotated[User, Depends(allow(Role.CRM, Role.OFFICER))]
 AdminUser = Annotated[User, Depends(allow(Role.ADMIN))]

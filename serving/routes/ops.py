@@ -6,8 +6,10 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from serving.auth import Role
+from serving.context import public_readiness
 from serving.http import SafeJSONResponse
-from serving.routes.deps import Ctx, Metrics
+from serving.routes.deps import Ctx, MaybeUser, Metrics
 
 router = APIRouter(tags=["operations"])
 
@@ -18,11 +20,16 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "not ready; checks say why"}})
-async def readyz(ctx: Ctx) -> Response:
-    """Ready when a model is loaded and the event log and online store answer."""
+@router.get("/readyz", responses={503: {"description": "not ready; checks name the part"}})
+async def readyz(ctx: Ctx, user: MaybeUser) -> Response:
+    """Ready when a model is loaded and the event log and online store answer.
+
+    Anyone sees each part's name and state ('ok' or 'unavailable'); an admin's bearer token
+    also shows why a part is unavailable, the model version and the start-up timings (an
+    exception's text can name hosts, paths and versions)."""
     state = await run_in_threadpool(ctx.readiness)
-    return SafeJSONResponse(state, status_code=200 if state["ready"] else 503)
+    body = state if user is not None and user.role is Role.ADMIN else public_readiness(state)
+    return SafeJSONResponse(body, status_code=200 if state["ready"] else 503)
 
 
 @router.get("/metrics")
