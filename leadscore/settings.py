@@ -54,6 +54,17 @@ class Settings(BaseSettings):
         "reading the online store again (its own pushes invalidate at once)",
     )
 
+    rate_limit: str = Field(
+        default="100/second",
+        description="requests per token (per client address without one): '100/second', "
+        "several joined by ';', or 'off'; health, readiness and metrics are never limited",
+    )
+    rate_limit_storage: str | None = Field(
+        default=None,
+        description="where rate-limit counts live: memory:// (one process) or redis://host:port/db "
+        "(shared by workers); default the online store's Redis when it is Redis, else memory",
+    )
+
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()

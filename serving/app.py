@@ -17,6 +17,7 @@ from serving.context import ServingContext
 from serving.http import SafeJSONResponse, ServingMiddleware, install_error_handlers
 from serving.metrics import ServingMetrics
 from serving.model import ScorerLoader
+from serving.ratelimit import RateLimitMiddleware
 from serving.routes import admin, events, leads, model, ops, queue, score
 from serving.web.router import install_web
 
@@ -81,6 +82,11 @@ def create_app(
     app.state.metrics = metrics
     app.state.config = config
     install_error_handlers(app)
+    # Starlette runs the last middleware added first: ServingMiddleware gives the 429s their
+    # request id, metrics and access log line.
+    app.add_middleware(
+        RateLimitMiddleware, rate_limit=config.rate_limit, storage_uri=config.rate_limit_storage
+    )
     app.add_middleware(ServingMiddleware, metrics=metrics, max_body_bytes=config.max_body_bytes)
     for router in (
         leads.router,

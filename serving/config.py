@@ -9,6 +9,10 @@ from typing import Final, Literal
 MAX_BATCH_ITEMS: Final = 1000
 """Leads or events per ingestion request, lead ids per score request."""
 
+DEFAULT_RATE_LIMIT: Final = "100/second"
+"""Per token: twice the load target (50 requests a second); a runaway loop or a scraper with a
+stolen token is cut off within a second."""
+
 MAX_BODY_BYTES: Final = 1 << 20
 """1 MiB: a full batch of 1,000 events is ~250 KB; anything bigger is a mistake or an attack."""
 
@@ -38,6 +42,11 @@ class ServingConfig:
     expire (0: no refresh-ahead)."""
     top_reasons: int = 3
     max_body_bytes: int = MAX_BODY_BYTES
+    rate_limit: str = DEFAULT_RATE_LIMIT
+    """Requests per token (per client address without one), in the `limits` notation
+    ('100/second;3000/minute'); 'off' for none."""
+    rate_limit_storage: str = "memory://"
+    """Where the counts live: memory:// (this process) or a redis:// URL shared by workers."""
     warm_up: bool = True
     """After start-up, import the contract checks (Great Expectations) and fill the feature
     cache in the background, so the first ingestion and queue do not pay for it."""

@@ -35,11 +35,23 @@ DEMO_CRM = "demo-crm"
 def serving_config(settings: Settings) -> ServingConfig:
     """The API's configuration from the settings (the only place serving meets the environment)."""
     from serving.config import ServingConfig
+    from serving.ratelimit import RateLimitConfigError, parse_rate_limit, redis_storage_uri
 
     rank_by = settings.rank_by
     if rank_by not in ("probability", "expected_value"):
         raise typer.BadParameter(
             f"LEADSCORE_RANK_BY is '{rank_by}'; use 'probability' or 'expected_value'"
+        )
+    try:
+        parse_rate_limit(settings.rate_limit)
+    except RateLimitConfigError as exc:
+        raise typer.BadParameter(f"LEADSCORE_RATE_LIMIT: {exc}") from exc
+    storage = settings.rate_limit_storage or (
+        redis_storage_uri(settings.redis_url) if settings.online_store == "redis" else "memory://"
+    )
+    if storage.split("://", 1)[0] not in ("memory", "redis", "rediss"):
+        raise typer.BadParameter(
+            "LEADSCORE_RATE_LIMIT_STORAGE must be memory:// or a redis://host:port/db URL"
         )
     return ServingConfig(
         event_log_url=settings.event_log_url,
@@ -53,6 +65,8 @@ def serving_config(settings: Settings) -> ServingConfig:
         rank_by="expected_value" if rank_by == "expected_value" else "probability",
         workday_time_zone=settings.workday_time_zone,
         feature_cache_ttl_s=settings.feature_cache_ttl_s,
+        rate_limit=settings.rate_limit,
+        rate_limit_storage=storage,
     )
 
 

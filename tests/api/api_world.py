@@ -313,6 +313,7 @@ def serving_config(world: World, home: Path, **overrides: Any) -> ServingConfig:
         "tracking_uri": world.tracking_uri_in(home),
         "feature_store_dir": home / "feast",
         "warm_up": False,
+        "rate_limit": "off",  # fuzz tests outrun 100 requests a second; tests/reliability sets one
     }
     options.update(overrides)
     return ServingConfig(**options)

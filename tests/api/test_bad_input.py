@@ -103,33 +103,6 @@ def test_invalid_json_is_a_422_not_a_500(api: Api) -> None:
     assert response.status_code == 422
 
 
-def test_a_body_over_one_mebibyte_is_refused_by_its_length(api: Api) -> None:
-    body = json.dumps({"lead_ids": ["L01"], "pad": "x" * (1 << 20)}).encode()
-    response = api.client.post(
-        "/v1/score",
-        content=body,
-        headers={**api.headers("crm"), "Content-Type": "application/json"},
-    )
-    assert response.status_code == 413
-    assert response.json()["detail"]
-
-
-def test_a_streamed_body_over_one_mebibyte_is_refused_while_it_arrives(api: Api) -> None:
-    def chunks() -> Iterator[bytes]:
-        yield b'{"events": ['
-        for i in range(20_000):
-            yield (json.dumps(event(f"S{i}", "L01", "web_visit")) + ",").encode()
-        yield b"{}]}"
-
-    response = api.client.post(
-        "/v1/events",
-        content=chunks(),
-        headers={**api.headers("crm"), "Content-Type": "application/json"},
-    )
-    assert response.status_code == 413
-    assert api.ctx.event_log.events(lead_ids=["L01"])["event_id"].str.startswith("S").sum() == 0
-
-
 def test_personal_data_never_reaches_error_bodies_or_logs(
     api: Api, log_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
