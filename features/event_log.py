@@ -316,6 +316,7 @@ class EventLog:
             return UpsertResult()
         frame = frame.drop_duplicates("lead_id", keep="last").assign(updated_at=now)
         rows = _records(frame, [*LEAD_COLUMNS, "updated_at"])
+        self._lock_writers(conn)
         known = self._existing(conn, leads_table.c.lead_id, [r["lead_id"] for r in rows])
         new_rows = [r for r in rows if r["lead_id"] not in known]
         old_rows = [r for r in rows if r["lead_id"] in known]
@@ -334,6 +335,7 @@ class EventLog:
         batch = frame.loc[~repeated].assign(ingested_at=now)
         rows = _records(batch, [*EVENT_COLUMNS, "ingested_at"])
         ids = [r["event_id"] for r in rows]
+        self._lock_writers(conn)
         known = self._existing(conn, events_table.c.event_id, ids)
         fresh = [r for r in rows if r["event_id"] not in known]
         if fresh:
@@ -343,6 +345,13 @@ class EventLog:
             conn.execute(events_table.insert(), fresh)
         duplicates = [i for i in ids if i in known] + frame.loc[repeated, "event_id"].tolist()
         return AppendResult(accepted=[r["event_id"] for r in fresh], duplicates=duplicates)
+
+    @classmethod
+    def _lock_writers(cls, conn: Connection) -> None:
+        """Take the event counter's row lock before checking which ids are stored: another
+        process writing the same ids waits here until this transaction ends, then sees them
+        stored (a duplicate) instead of inserting them twice (a unique-key error)."""
+        cls._next_seq(conn, 0)
 
     @staticmethod
     def _next_seq(conn: Connection, count: int) -> int:
@@ -483,6 +492,22 @@ class EventLog:
                 if through_seq is not None:
                     query = query.where(events_table.c.seq <= through_seq)
                 found.extend(_aware(dict(row)) for row in conn.execute(query).mappings())
+        return found
+
+    def newest_event_seqs(self, lead_ids: Sequence[str]) -> dict[str, int]:
+        """Each lead's newest event seq (leads without events are absent), through the
+        (lead_id, seq) index: seq grows in commit order, so a lead whose value moved has a new
+        committed event."""
+        found: dict[str, int] = {}
+        ids = list(dict.fromkeys(lead_ids))
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 900):
+                query = (
+                    select(events_table.c.lead_id, func.max(events_table.c.seq))
+                    .where(events_table.c.lead_id.in_(ids[start : start + 900]))
+                    .group_by(events_table.c.lead_id)
+                )
+                found.update((str(lead), int(seq)) for lead, seq in conn.execute(query))
         return found
 
     def last_event_seq(self) -> int:
