@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="address `leadscore serve` binds")
     port: int = Field(default=8000, ge=1, le=65535, description="port `leadscore serve` binds")
+    workers: int = Field(
+        default=1, ge=1, le=64, description="uvicorn worker processes of `leadscore serve`"
+    )
     log_level: str = Field(default="INFO", description="log level of the JSON logs")
     model_alias: str = Field(
         default="champion", description="registry alias `leadscore serve` loads at start-up"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -180,6 +181,7 @@ class ServingContext:
             "ready": all(v == "ok" for v in checks.values()),
             "checks": checks,
             "model_version": None if current is None else current.version,
+            "process_id": os.getpid(),
             "warm": dict(self.warm),
             "start_seconds": dict(self.start_seconds),
         }

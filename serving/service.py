@@ -135,17 +135,32 @@ def visible_leads(ctx: ServingContext, viewer: User, lead_ids: Sequence[str]) ->
 # -- features and scores ----------------------------------------------------------------------
 
 
+REFRESH_ROUNDS: Final = 5
+"""Pushes of one lead in one request at most, when other workers keep writing its events."""
+
+
 def _refresh(ctx: ServingContext, lead_ids: Sequence[str], now: datetime) -> int:
     """Fold these leads' new events and push them online; forget them in the cache.
 
-    Under the Feast lock only: refreshes run one at a time and each reads the event log inside
-    it, so the last push holds every committed event (the newest wins); writes do not wait.
+    In one process the Feast lock orders refreshes and each reads the event log inside it, so
+    the last push holds every committed event. Another worker's push is not ordered by that
+    lock: it may have read the log before this one and write after it. So each lead's newest
+    event seq is read before the fold and again after the push; a lead whose seq moved had an
+    event committed meanwhile, whose own worker may already have pushed (and been overwritten),
+    and is folded and pushed again. The last push of any lead is then checked against the log.
     """
-    if not lead_ids:
-        return 0
-    with ctx.feast_lock:
-        pushed = refresh_online_features(ctx.event_log, ctx.feature_store, lead_ids, now=now)
-    ctx.features.invalidate(lead_ids)
+    pending = sorted(set(lead_ids))
+    pushed = 0
+    for round_number in range(REFRESH_ROUNDS):
+        if not pending:
+            break
+        before = ctx.event_log.newest_event_seqs(pending)
+        with ctx.feast_lock:
+            written = refresh_online_features(ctx.event_log, ctx.feature_store, pending, now=now)
+        ctx.features.invalidate(pending)
+        pushed = written if round_number == 0 else pushed
+        after = ctx.event_log.newest_event_seqs(pending)
+        pending = [lead for lead in pending if after.get(lead) != before.get(lead)]
     return pushed
 
 

@@ -18,6 +18,8 @@ from rich.table import Table
 from leadscore.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from serving.auth import UserStore
     from serving.config import ServingConfig
 
@@ -113,13 +115,56 @@ OPTIMIZED_ENTRY: Final = "leadscore.commands.service"
 """`python -O -m leadscore.commands.service --host H --port P` runs the server."""
 
 
-def run_server(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """uvicorn, one worker, uvloop and httptools when installed, JSON logs.
+def shared_state_warnings(settings: Settings, workers: int) -> list[str]:
+    """What is not shared, or shared only slowly, between this many workers (README, Running
+    in production). Nothing here is refused: SQLite in WAL mode is safe across processes on one
+    machine (file locks serialize the writers, and each ingestion re-checks the event log
+    after its online push), only slower; a memory rate limit is merely per worker."""
+    if workers <= 1:
+        return []
+    warnings = []
+    if settings.event_log_url.startswith("sqlite"):
+        warnings.append(
+            f"{workers} workers share a SQLite event log through file locks on this machine: "
+            "every write waits for the others (set LEADSCORE_DATABASE_URL to PostgreSQL)"
+        )
+    if settings.online_store == "sqlite":
+        warnings.append(
+            f"{workers} workers share a SQLite online store through file locks on this machine: "
+            "online pushes wait for each other (set LEADSCORE_ONLINE_STORE=redis)"
+        )
+    storage = serving_config(settings).rate_limit_storage
+    if storage.startswith("memory") and settings.rate_limit.strip().lower() not in ("", "off"):
+        warnings.append(
+            f"each of the {workers} workers counts LEADSCORE_RATE_LIMIT in its own memory, so a "
+            f"token may make up to {workers} times as many requests (set "
+            "LEADSCORE_RATE_LIMIT_STORAGE=redis://host:port/db)"
+        )
+    return warnings
+
+
+def create_worker_app() -> FastAPI:
+    """The app of one uvicorn worker: each worker process builds its own from the settings
+    (uvicorn imports this factory by name in every worker it starts)."""
+    import_lightgbm_without_sklearn()
+    from leadscore.logging import configure_logging
+    from serving.app import create_app
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(serving_config(settings))
+
+
+def run_server(
+    settings: Settings, host: str | None = None, port: int | None = None, workers: int = 1
+) -> None:
+    """uvicorn with one or more workers, uvloop and httptools when installed, JSON logs.
 
     The server process runs with Python's -O: Feast decorates its classes with typeguard's
     @typechecked, which re-compiles them when Feast is imported (about two thirds of Feast's
     import time, measured), and -O turns those decorators off; start-up must be ready in 15 s.
-    leadscore uses no assert for logic. Without -O, this re-executes itself with it.
+    leadscore uses no assert for logic. Without -O, this re-executes itself with it (workers
+    are spawned with the parent's interpreter flags, -O included).
     """
     chosen_host, chosen_port = host or settings.host, port or settings.port
     if sys.flags.optimize == 0:
@@ -136,22 +181,23 @@ def run_server(settings: Settings, host: str | None = None, port: int | None = N
                 chosen_host,
                 "--port",
                 str(chosen_port),
+                "--workers",
+                str(workers),
             ],
         )
-    import_lightgbm_without_sklearn()
     import uvicorn
 
     from leadscore.logging import configure_logging
-    from serving.app import create_app
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     configure_logging(settings.log_level)
-    app = create_app(serving_config(settings))
     uvicorn.run(
-        app,
+        # one worker runs in this process; several are spawned, each calling the factory
+        create_worker_app if workers == 1 else f"{OPTIMIZED_ENTRY}:create_worker_app",
+        factory=True,
         host=chosen_host,
         port=chosen_port,
-        workers=1,
+        workers=workers,
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
         log_config=None,
@@ -167,9 +213,22 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="port to bind [default: LEADSCORE_PORT, 8000]")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="uvicorn worker processes [default: LEADSCORE_WORKERS, 1]; more than one "
+            "wants the event log on PostgreSQL and the online store on Redis (README, Running "
+            "in production)",
+        ),
+    ] = None,
 ) -> None:
-    """Run the API (one uvicorn worker); docs at /docs, readiness at /readyz."""
-    run_server(get_settings(), host, port)
+    """Run the API (uvicorn, one or more workers); docs at /docs, readiness at /readyz."""
+    settings = get_settings()
+    chosen = workers or settings.workers
+    for warning in shared_state_warnings(settings, chosen):
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+    run_server(settings, host, port, chosen)
 
 
 @users_app.command("add")
@@ -384,8 +443,9 @@ def _serve_main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="leadscore serve")
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    run_server(get_settings(), args.host, args.port)
+    run_server(get_settings(), args.host, args.port, args.workers)
 
 
 def register(app: typer.Typer) -> None:

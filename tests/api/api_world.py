@@ -240,15 +240,22 @@ def _register(tracking_uri: str, artifacts: Path, scorer: LeadScorer) -> str:
     return str(info.registered_model_version)
 
 
-def write_world(root: Path, now: datetime) -> World:
-    """Event log + online store + registry under root."""
+def write_world(
+    root: Path,
+    now: datetime,
+    *,
+    event_log_url: str | None = None,
+    feature_store: LeadFeatureStore | None = None,
+) -> World:
+    """Event log + online store + registry under root (the event log and the feature store
+    elsewhere when given: PostgreSQL, Redis)."""
     leads, rates = _leads(now), _rates(now)
     events = _events(now, leads)
-    log = EventLog(f"sqlite:///{root / 'log.db'}")
+    log = EventLog(event_log_url or f"sqlite:///{root / 'log.db'}")
     log.upsert_leads(leads, now=now)
     log.append_events(events, now=now)
     log.put_market_rates(rates)
-    store = LeadFeatureStore(root / "feast")
+    store = feature_store or LeadFeatureStore(root / "feast")
     store.apply()
     refresh_online_features(log, store, leads["lead_id"].tolist(), now=now)
     log.dispose()

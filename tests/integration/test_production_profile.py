@@ -1,0 +1,212 @@
+"""The production profile: `leadscore serve --workers 2` on a real PostgreSQL event log and a
+real Redis online store. What one worker takes in, the other serves: ingestion, opt-outs,
+idempotence and the rate limit's budget are shared, whichever worker answers."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from features.event_log import EventLog
+from features.store import LeadFeatureStore
+from serving.auth import UserStore
+from serving.db import create_serving_tables
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
+from api_world import event, queue_at, write_world  # noqa: E402
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+REDIS_DB = 13
+"""A Redis database of this test's own: Feast's keys and the rate-limit counters go there and
+are deleted afterwards."""
+RATE_LIMIT = 20
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Production:
+    port: int
+    tokens: dict[str, str]
+    event_log: EventLog
+    feature_store: LeadFeatureStore
+    log_file: Path
+
+
+@pytest.fixture
+def production(tmp_path: Path, postgres_url: str, redis_address: str) -> Iterator[Production]:
+    import redis
+
+    host, port = redis_address.split(":")
+    counters = redis.Redis(host=host, port=int(port), db=REDIS_DB)
+    redis_url = f"{redis_address},db={REDIS_DB}"
+    store = LeadFeatureStore(tmp_path / "feast", online_store="redis", redis_url=redis_url)
+    now = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+    write_world(tmp_path, now, event_log_url=postgres_url, feature_store=store)
+    log = EventLog(postgres_url)
+    create_serving_tables(log.engine)
+    users = UserStore(log.engine)
+    tokens = {
+        "admin": users.add("admin", "admin")[1],
+        "crm": users.add("crm", "crm")[1],
+        "crm-limited": users.add("crm-limited", "crm")[1],
+        "officer": users.add("ana", "officer", officer_id="lo-01")[1],
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]),
+        MLFLOW_DISABLE_TELEMETRY="true",
+        LEADSCORE_HOME=str(tmp_path),
+        LEADSCORE_DATABASE_URL=postgres_url,
+        LEADSCORE_MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        LEADSCORE_ONLINE_STORE="redis",
+        LEADSCORE_REDIS_URL=redis_url,
+        LEADSCORE_RATE_LIMIT=f"{RATE_LIMIT}/minute",
+        LEADSCORE_LOG_LEVEL="WARNING",
+    )
+    server_port = _free_port()
+    log_file = tmp_path / "serve.log"
+    command = [
+        sys.executable,
+        "-c",
+        "from leadscore.cli import app; app()",
+        "serve",
+        "--workers",
+        "2",
+        "--port",
+        str(server_port),
+    ]
+    with log_file.open("w") as output:
+        process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=output, stderr=output)
+    try:
+        _wait_ready(server_port, process, log_file)
+        yield Production(server_port, tokens, log, store, log_file)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        store.store.teardown()  # Feast's keys of this project
+        for key in counters.scan_iter("leadscore:ratelimit*"):
+            counters.delete(key)
+        counters.close()
+        log.dispose()
+
+
+def _wait_ready(port: int, process: subprocess.Popen[bytes], log_file: Path) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited ({process.returncode}): {log_file.read_text()[-2000:]}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", "/readyz")
+            if connection.getresponse().status == 200:
+                connection.close()
+                return
+            connection.close()
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"the server was not ready in 180 s: {log_file.read_text()[-2000:]}")
+
+
+class Worker:
+    """A kept-alive connection, so every request on it reaches the same worker process."""
+
+    def __init__(self, port: int, tokens: dict[str, str]) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.tokens = tokens
+        self.pid = int(self.call("GET", "/readyz", "admin")[1]["process_id"])
+
+    def call(
+        self, method: str, path: str, who: str, body: Any = None
+    ) -> tuple[int, dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        self.connection.request(method, path, body=payload, headers=headers)
+        response = self.connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+
+
+def _two_workers(production: Production) -> tuple[Worker, Worker]:
+    """Connections to two different worker processes."""
+    by_pid: dict[int, Worker] = {}
+    for _ in range(60):
+        worker = Worker(production.port, production.tokens)
+        by_pid.setdefault(worker.pid, worker)
+        if len(by_pid) == 2:
+            first, second = by_pid.values()
+            return first, second
+    pytest.fail(f"60 connections all reached one worker process: {sorted(by_pid)}")
+
+
+def test_two_workers_share_the_event_log_online_store_and_rate_limit(
+    production: Production,
+) -> None:
+    a, b = _two_workers(production)
+    assert a.pid != b.pid
+    for worker in (a, b):
+        status, ready = worker.call("GET", "/readyz", "admin")
+        assert (status, ready["checks"]) == (
+            200,
+            {"model": "ok", "event_log": "ok", "feature_store": "ok"},
+        )
+
+    # an event taken in by one worker is in the shared online store before the answer
+    visit = event("PROD-VISIT-1", "L09", "web_visit", page="/apply")
+    before = production.feature_store.online_features(["L09"], datetime.now(UTC))
+    status, answer = a.call("POST", "/v1/events", "crm", {"events": [visit]})
+    assert (status, answer["accepted"]) == (200, 1)
+    after = production.feature_store.online_features(["L09"], datetime.now(UTC))
+    assert after["web_visits_1d"].iloc[0] == before["web_visits_1d"].iloc[0] + 1
+    # ... and the other worker knows it is stored (idempotence by event id across workers)
+    status, again = b.call("POST", "/v1/events", "crm", {"events": [visit]})
+    assert (status, again["duplicates"]) == (200, 1)
+    stored = production.event_log.events(lead_ids=["L09"])
+    assert (stored["event_id"] == "PROD-VISIT-1").sum() == 1
+
+    # an opt-out taken in by one worker holds the lead back in the other's very next queue
+    queue_path = f"/v1/queue?at={queue_at().isoformat().replace('+00:00', 'Z')}"
+    status, queue = b.call("GET", queue_path, "officer")
+    assert status == 200
+    assert "L02" in [item["lead_id"] for item in queue["items"]]
+    opt_out = event("PROD-OPT-L02", "L02", "opt_out", channel="call")
+    assert a.call("POST", "/v1/events", "crm", {"events": [opt_out]})[0] == 200
+    status, queue = b.call("GET", queue_path, "officer")
+    assert "L02" not in [item["lead_id"] for item in queue["items"]]
+    assert {h["lead_id"]: h["rule"] for h in queue["held_back"]}["L02"] == "opted_out"
+
+    # one token's budget is spent across both workers, not once per worker
+    statuses = [
+        worker.call("GET", "/v1/model", "crm-limited")[0]
+        for _ in range(RATE_LIMIT)
+        for worker in (a, b)
+    ]
+    assert statuses.count(200) == RATE_LIMIT
+    assert statuses.count(429) == RATE_LIMIT
+    # (and each connection stayed with its worker throughout)
+    assert [w.call("GET", "/readyz", "admin")[1]["process_id"] for w in (a, b)] == [a.pid, b.pid]
