@@ -6,7 +6,9 @@ holds for the very next queue. One grouped SQL query per request keeps this chea
 
 Rules (conservative where records disagree):
 - opted_out_<channel>: an opt_out on that channel, ever; a dnc_request opts out of call and text
-  (and sets dnc). An opt-out is final: a later consent_granted does not undo it.
+  (and sets dnc), and so does a call whose outcome is asked_to_stop, however it was recorded
+  (the officer's page adds the opt_out events itself; a CRM or the outcome route may not). An
+  opt-out is final: a later consent_granted does not undo it.
 - consent_<channel>: the lead record's consent or a consent_granted event, unless the latest
   consent_revoked on that channel is at or after the latest consent_granted.
 - applied: an application_submitted or loan_funded event.
@@ -32,6 +34,7 @@ from features.event_log import EventLog, events_table, leads_table, market_rates
 CHANNELS: Final = (Channel.CALL, Channel.TEXT, Channel.EMAIL)
 CAPACITY_EVENT_TYPES: Final = (EventType.CALL, EventType.TEXT_SENT)
 """Our contacts that use an officer's capacity and count toward state caps (as call or text)."""
+ASKED_TO_STOP: Final = "asked_to_stop"
 ANSWERED_CALL_OUTCOMES: Final = ("connected", "appointment_set", "not_interested", "asked_to_stop")
 CLOSED_EVENT_TYPES: Final = (EventType.APPLICATION_SUBMITTED, EventType.LOAN_FUNDED)
 CAP_WINDOW: Final = timedelta(hours=24)
@@ -138,6 +141,9 @@ def lead_states(
     columns = [
         e.c.lead_id,
         _count(kind == str(EventType.DNC_REQUEST)).label("n_dnc"),
+        _count((kind == str(EventType.CALL)) & (e.c.call_outcome == ASKED_TO_STOP)).label(
+            "n_asked_to_stop"
+        ),
         _count(kind.in_(_types(CLOSED_EVENT_TYPES))).label("n_closed"),
         _first(kind.in_(_types(OUTBOUND_EVENT_TYPES)), moment).label("first_touch_at"),
         _last(kind.in_(_types(INBOUND_EVENT_TYPES)), moment).label("last_inbound_at"),
@@ -173,10 +179,11 @@ def _states(leads: pd.DataFrame, per_lead: pd.DataFrame) -> pd.DataFrame:
     out = leads.copy()
     dnc = count("n_dnc") > 0
     out["dnc"] = dnc
+    stopped = dnc | (count("n_asked_to_stop") > 0)
     out["applied"] = count("n_closed") > 0
     for ch in CHANNELS:
         opted = count(f"n_opt_out_{ch}") > 0
-        out[f"opted_out_{ch}"] = opted | dnc if ch in (Channel.CALL, Channel.TEXT) else opted
+        out[f"opted_out_{ch}"] = opted | stopped if ch in (Channel.CALL, Channel.TEXT) else opted
         granted, revoked = _utc(found[f"granted_{ch}"]), _utc(found[f"revoked_{ch}"])
         revoked_last = revoked.notna() & (granted.isna() | (revoked >= granted))
         out[f"consent_{ch}"] = (

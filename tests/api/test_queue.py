@@ -47,15 +47,6 @@ def test_the_queue_ranks_eligible_leads_with_reasons_and_holds_back_the_rest(api
     assert len(body["items"]) + len(held) == body["n_candidates"]
 
 
-def test_an_opt_out_holds_the_lead_back_in_the_very_next_queue(api: Api) -> None:
-    assert "L02" in _shown(_queue(api))  # calls allowed, no texting consent
-    opt_out = event("OPT-L02", "L02", "opt_out", channel="call")
-    assert api.post("/v1/events", "crm", json={"events": [opt_out]}).status_code == 200
-    after = _queue(api)
-    assert "L02" not in _shown(after)
-    assert _held(after)["L02"]["rule"] == "opted_out"
-
-
 def test_a_dnc_request_and_a_consent_revocation_hold_leads_back_at_once(api: Api) -> None:
     before = _shown(_queue(api))
     assert {"L09", "L05"} <= set(before)
