@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, select
+from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, inspect, or_, select, text
 
 from serving.db import metadata
 
@@ -46,7 +46,9 @@ users_table = Table(
     Column("token_sha256", String(64), nullable=False, unique=True),
     Column("created_at", DateTime, nullable=False),
     Column("revoked_at", DateTime),
+    Column("expires_at", DateTime),
 )
+"""expires_at: when the token stops working (None: never; revoking stops it at once)."""
 
 officers_table = Table(
     "officers",
@@ -80,6 +82,7 @@ class User:
     officer_id: str | None
     created_at: datetime
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -93,6 +96,7 @@ class User:
             "officer_id": self.officer_id,
             "created_at": self.created_at.isoformat(),
             "revoked_at": None if self.revoked_at is None else self.revoked_at.isoformat(),
+            "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
         }
 
 
@@ -122,7 +126,16 @@ def _user(row: Any) -> User:
         officer_id=row.officer_id,
         created_at=_aware(row.created_at) or datetime.now(UTC),
         revoked_at=_aware(row.revoked_at),
+        expires_at=_aware(row.expires_at),
     )
+
+
+def add_missing_user_columns(engine: Engine) -> None:
+    """Users tables made before tokens could expire get the expires_at column (NULL: never)."""
+    columns = {c["name"] for c in inspect(engine).get_columns("users")}
+    if "expires_at" not in columns:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE users ADD COLUMN expires_at TIMESTAMP"))
 
 
 class UserStore:
@@ -137,9 +150,11 @@ class UserStore:
         role: Role | str,
         *,
         officer_id: str | None = None,
+        expires_at: datetime | None = None,
         now: datetime | None = None,
     ) -> tuple[User, str]:
-        """Create a user and return it with its token (shown once, stored only as a hash).
+        """Create a user and return it with its token (shown once, stored only as a hash),
+        valid until expires_at (None: until revoked).
 
         A revoked user's name can be given out again; an active one cannot.
         """
@@ -161,15 +176,18 @@ class UserStore:
                 )
         elif officer_id is not None:
             raise UserError(f"only officer users carry an officer id, not role '{chosen}'")
+        moment = now or datetime.now(UTC)
+        if expires_at is not None and expires_at <= moment:
+            raise UserError("a token's expiry must be in the future, e.g. --expires-in 90d")
         token = new_token()
-        stamp = _naive_utc(now or datetime.now(UTC))
         values = {
             "name": name,
             "role": str(chosen),
             "officer_id": officer_id,
             "token_sha256": token_hash(token),
-            "created_at": stamp,
+            "created_at": _naive_utc(moment),
             "revoked_at": None,
+            "expires_at": None if expires_at is None else _naive_utc(expires_at),
         }
         with self.engine.begin() as conn:
             existing = conn.execute(select(users_table).where(users_table.c.name == name)).first()
@@ -228,15 +246,18 @@ class UserStore:
         with self.engine.connect() as conn:
             return [_user(row) for row in conn.execute(query)]
 
-    def authenticate(self, token: str) -> User | None:
-        """The active user holding this token, or None."""
+    def authenticate(self, token: str, *, now: datetime | None = None) -> User | None:
+        """The active, unexpired user holding this token, or None."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
         digest = token_hash(token)
+        stamp = _naive_utc(now or datetime.now(UTC))
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(users_table).where(
-                    users_table.c.token_sha256 == digest, users_table.c.revoked_at.is_(None)
+                    users_table.c.token_sha256 == digest,
+                    users_table.c.revoked_at.is_(None),
+                    or_(users_table.c.expires_at.is_(None), users_table.c.expires_at > stamp),
                 )
             ).first()
         if row is None or not hmac.compare_digest(str(row.token_sha256), digest):

@@ -15,3 +15,4 @@ def create_serving_tables(engine: Engine) -> None:
     from serving import audit, auth  # noqa: F401
 
     metadata.create_all(engine)
+    auth.add_missing_user_columns(engine)

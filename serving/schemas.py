@@ -258,6 +258,9 @@ class UserIn(BaseModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     role: Literal["crm", "officer", "admin"]
     officer_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=3650, description="the token stops working after this many days"
+    )
 
 
 class UserOut(BaseModel):
@@ -266,6 +269,7 @@ class UserOut(BaseModel):
     officer_id: str | None
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
 
 class NewUserOut(BaseModel):

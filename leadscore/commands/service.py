@@ -242,22 +242,35 @@ def users_add(
         int | None,
         typer.Option(help="this officer's calls a day [default: LEADSCORE_OFFICER_CAPACITY]"),
     ] = None,
+    expires_in: Annotated[
+        str | None,
+        typer.Option(
+            help="the token stops working after this long: 30m, 12h, 90d [default: never]"
+        ),
+    ] = None,
 ) -> None:
     """Create a user and print its token once (only a SHA-256 hash is stored)."""
     from serving.auth import UserError
 
+    lifetime = None if expires_in is None else parse_duration(expires_in)
+    if expires_in is not None and not lifetime:
+        raise typer.BadParameter(
+            f"--expires-in '{expires_in}' is not a duration such as 30m, 12h or 90d"
+        )
     store = _user_store(get_settings())
     try:
         if capacity is not None and officer is None:
             raise UserError("--capacity is set per officer; give --officer too")
-        user, token = store.add(name, role, officer_id=officer)
+        expires_at = None if lifetime is None else datetime.now(UTC) + lifetime
+        user, token = store.add(name, role, officer_id=officer, expires_at=expires_at)
         if capacity is not None and officer is not None:
             store.set_capacity(officer, capacity)
     except UserError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     scope = f" for officer {user.officer_id}" if user.officer_id else ""
-    err.print(f"created {user.role} user '{user.name}'{scope}; the token is shown only now:")
+    until = "" if user.expires_at is None else f", valid until {user.expires_at:%Y-%m-%d %H:%M} UTC"
+    err.print(f"created {user.role} user '{user.name}'{scope}{until}; the token is shown only now:")
     print(token)
 
 
@@ -266,7 +279,7 @@ def users_list() -> None:
     """Every user with its role and officer; revoked ones show when."""
     users = _user_store(get_settings()).list()
     table = Table(title=f"{len(users)} user(s)")
-    for column in ("name", "role", "officer", "created", "revoked"):
+    for column in ("name", "role", "officer", "created", "revoked", "expires"):
         table.add_column(column)
     for user in users:
         table.add_row(
@@ -275,6 +288,7 @@ def users_list() -> None:
             user.officer_id or "",
             f"{user.created_at:%Y-%m-%d %H:%M}",
             "" if user.revoked_at is None else f"{user.revoked_at:%Y-%m-%d %H:%M}",
+            "" if user.expires_at is None else f"{user.expires_at:%Y-%m-%d %H:%M}",
         )
     console.print(table)
 
@@ -295,14 +309,21 @@ def users_revoke(name: Annotated[str, typer.Argument(help="the user to revoke")]
 _DURATION = re.compile(r"^(\d+)([mhd])$")
 
 
+def parse_duration(text: str) -> timedelta | None:
+    """'30m', '24h', '7d' as a timedelta; None when the text is not such a duration."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        return None
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    return timedelta(**{units[match.group(2)]: int(match.group(1))})
+
+
 def parse_since(text: str, now: datetime | None = None) -> datetime:
     """'24h', '7d', '30m', or an ISO date or time (UTC when it has no offset)."""
     moment = now or datetime.now(UTC)
-    match = _DURATION.match(text.strip())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        units = {"m": "minutes", "h": "hours", "d": "days"}
-        return moment - timedelta(**{units[unit]: amount})
+    duration = parse_duration(text)
+    if duration is not None:
+        return moment - duration
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -25,7 +25,14 @@ def list_users(ctx: Ctx, _user: AdminUser) -> Any:
 def add_user(body: UserIn, ctx: Ctx, _user: AdminUser) -> Any:
     """Create a user; its token is in this answer only (only a hash is stored)."""
     try:
-        user, token = ctx.users.add(body.name, body.role, officer_id=body.officer_id)
+        expires_at = (
+            None
+            if body.expires_in_days is None
+            else datetime.now(UTC) + timedelta(days=body.expires_in_days)
+        )
+        user, token = ctx.users.add(
+            body.name, body.role, officer_id=body.officer_id, expires_at=expires_at
+        )
     except (UserExistsError, UserNotFoundError):
         raise
     except UserError as exc:

@@ -1,13 +1,21 @@
-"""Missing, malformed, revoked and superseded tokens answer 401 on every protected route (the
-role matrix, 403 for a wrong role, is tests/api/test_roles.py). Tokens carry no expiry time:
-revoking or rotating one is how it stops working."""
+"""Missing, malformed, revoked, expired and superseded tokens answer 401 on every protected
+route (the role matrix, 403 for a wrong role, is tests/api/test_roles.py)."""
 
 from __future__ import annotations
 
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from api_world import Api, queue_at
+from api_world import Api, World, queue_at
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from leadscore.cli import app
+from serving.auth import UserStore
+from serving.db import create_serving_tables
 
 PROTECTED = [
     ("GET", "/v1/model", None),
@@ -118,3 +126,62 @@ def test_a_revoked_token_in_a_page_session_signs_the_officer_out(api: Api) -> No
         assert (gone.status_code, gone.headers["location"]) == (303, "/login")
     finally:
         api.client.cookies.clear()
+
+
+@pytest.mark.parametrize(("method", "path", "body"), PROTECTED)
+def test_an_expired_token_answers_401(api: Api, method: str, path: str, body: Any) -> None:
+    name = f"expired-{method}{path.replace('/', '-')}"
+    expired = datetime.now(UTC) - timedelta(minutes=1)
+    _, token = api.ctx.users.add(name, "admin", expires_at=expired, now=expired - timedelta(days=1))
+    response = _call(api, method, path, body, {"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "invalid or revoked token"
+
+
+def test_a_token_works_until_its_expiry_and_not_after(api: Api) -> None:
+    created = api.post(
+        "/v1/users", "admin", json={"name": "week", "role": "crm", "expires_in_days": 7}
+    )
+    assert created.status_code == 201
+    token, expires = created.json()["token"], created.json()["user"]["expires_at"]
+    until = datetime.fromisoformat(expires)
+    assert timedelta(days=7) - timedelta(minutes=1) < until - datetime.now(UTC) <= timedelta(days=7)
+    assert (
+        api.client.get("/v1/model", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    )
+    assert api.ctx.users.authenticate(token, now=until - timedelta(seconds=1)) is not None
+    assert api.ctx.users.authenticate(token, now=until) is None
+    zero_days = {"name": "forever", "role": "crm", "expires_in_days": 0}
+    assert api.post("/v1/users", "admin", json=zero_days).status_code == 422
+
+
+def test_users_made_before_expiry_existed_keep_working(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:  # the users table as it was before tokens could expire
+        conn.execute(
+            text(
+                "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL UNIQUE, "
+                "role VARCHAR(16) NOT NULL, officer_id VARCHAR(64), token_sha256 VARCHAR(64) "
+                "NOT NULL UNIQUE, created_at DATETIME NOT NULL, revoked_at DATETIME)"
+            )
+        )
+    create_serving_tables(engine)
+    store = UserStore(engine)
+    user, token = store.add("old-crm", "crm")
+    assert store.authenticate(token) == user
+    assert user.expires_at is None
+
+
+def test_users_add_takes_an_expiry(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(world.log_path, tmp_path / "leadscore.db")
+    monkeypatch.setenv("LEADSCORE_HOME", str(tmp_path))
+    runner = CliRunner()
+    added = runner.invoke(app, ["users", "add", "temp", "--role", "crm", "--expires-in", "12h"])
+    assert added.exit_code == 0, added.output
+    assert "valid until" in added.output
+    refused = runner.invoke(app, ["users", "add", "temp2", "--role", "crm", "--expires-in", "soon"])
+    assert refused.exit_code == 2
+    assert "30m, 12h or 90d" in refused.output
