@@ -31,6 +31,8 @@ log = logging.getLogger("leadscore.serving")
 UNLIMITED_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 KEY_PREFIX: Final = "leadscore:ratelimit"
 STORAGE_WARNING_EVERY_S: Final = 60.0
+REDIS_TIMEOUT_S: Final = 0.5
+"""A counter store that does not answer in this long lets the request pass (fail open)."""
 
 
 class RateLimitConfigError(ValueError):
@@ -66,7 +68,13 @@ def _storage(uri: str) -> Storage:
     if scheme == "memory":
         return MemoryStorage()
     if scheme in ("redis", "rediss"):
-        return RedisStorage(f"async+{uri}", implementation="redispy", key_prefix=KEY_PREFIX)
+        return RedisStorage(
+            f"async+{uri}",
+            implementation="redispy",
+            key_prefix=KEY_PREFIX,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
+            socket_timeout=REDIS_TIMEOUT_S,
+        )
     raise RateLimitConfigError(
         f"rate limit storage must be memory:// or a redis:// URL, not a '{scheme}' URL"
     )
