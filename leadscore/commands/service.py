@@ -217,7 +217,7 @@ def serve(
         int | None,
         typer.Option(
             min=1,
-            help="uvicorn worker processes [default: LEADSCORE_WORKERS, 1]; more than one "
+            help="uvicorn worker processes (default: LEADSCORE_WORKERS, 1); more than one "
             "wants the event log on PostgreSQL and the online store on Redis (README, Running "
             "in production)",
         ),
@@ -245,7 +245,7 @@ def users_add(
     expires_in: Annotated[
         str | None,
         typer.Option(
-            help="the token stops working after this long: 30m, 12h, 90d [default: never]"
+            help="the token stops working after this long: 30m, 12h, 90d (default: never)"
         ),
     ] = None,
 ) -> None:
