@@ -175,6 +175,10 @@ def run_server(
             [
                 sys.executable,
                 "-O",
+                # runpy warns that the entry module was imported (by leadscore.commands) before
+                # it ran as __main__: harmless here, and not a line a user should read
+                "-W",
+                "ignore::RuntimeWarning:runpy",
                 "-m",
                 OPTIMIZED_ENTRY,
                 "--host",
