@@ -46,6 +46,14 @@ class SimulationConfig:
     drift_start_fraction: float = 0.5
     record_daily_hazard: bool = True
     """Keep the lead-by-day hazard table (memory grows with leads x days)."""
+    as_of_state_dates: tuple[date, ...] = ()
+    """Days at whose start (midnight, office time) every open lead's latent state is recorded
+    (SimulatedWorld.as_of_states), for the as-of oracle (simulator/as_of.py)."""
+    future_seed: int | None = None
+    future_from: date | None = None
+    """With both set, every draw from the start of future_from on uses future_seed and open
+    leads' application thresholds are redrawn: two runs share their past exactly and differ
+    only after it (how tests prove the as-of oracle never reads the future)."""
 
     def __post_init__(self) -> None:
         _check_range("officers", self.officers, 1, 10_000)
@@ -60,6 +68,12 @@ class SimulationConfig:
         _check_range("rate_shock_at_fraction", self.rate_shock_at_fraction, 0.0, 1.0)
         _check_range("new_source_share", self.new_source_share, 0.0, 1.0)
         _check_range("drift_start_fraction", self.drift_start_fraction, 0.0, 1.0)
+        if (self.future_seed is None) != (self.future_from is None):
+            raise SimulationConfigError(
+                "SimulationConfig.future_seed and future_from go together; set both or neither"
+            )
+        if self.future_seed is not None:
+            _check_range("future_seed", self.future_seed, 0, 2**63 - 1)
         if any(day not in range(7) for day in self.working_weekdays):
             raise SimulationConfigError(
                 f"working_weekdays={self.working_weekdays!r}: use weekday numbers 0 (Monday) to 6"

@@ -228,6 +228,104 @@ def _erfinv(y: FloatArray) -> FloatArray:
     )
 
 
+def readiness_target(months_left: FloatArray) -> FloatArray:
+    """Where a lead's latent readiness is pulled: up as its ready date nears, down after it."""
+    return np.asarray(
+        np.maximum(
+            1.0 - 0.55 * np.maximum(months_left, 0.0) - 0.8 * np.maximum(-months_left, 0.0), -8.0
+        ),
+        dtype=np.float64,
+    )
+
+
+def next_readiness(
+    readiness: FloatArray, target: FloatArray, noise: FloatArray, new: BoolArray
+) -> FloatArray:
+    """One day of the AR(1) readiness walk; a new lead starts from the stationary spread."""
+    return np.asarray(
+        np.where(
+            new,
+            target + READINESS_SD / np.sqrt(1 - READINESS_AR**2) * noise,
+            READINESS_AR * readiness + (1 - READINESS_AR) * target + READINESS_SD * noise,
+        ),
+        dtype=np.float64,
+    )
+
+
+def rate_log_factor(gap_pct: FloatArray, is_refinance: BoolArray) -> FloatArray:
+    """Log hazard from the quoted rate minus the market's (refinance leads care most)."""
+    return np.asarray(
+        np.where(
+            is_refinance,
+            REFINANCE_GAP_SLOPE * np.clip(gap_pct, 0.0, 2.0) + 0.8 * np.clip(gap_pct, -1.0, 0.0),
+            OTHER_GAP_SLOPE * np.clip(gap_pct, -1.0, 1.0),
+        ),
+        dtype=np.float64,
+    )
+
+
+def daily_application_hazard(
+    const_log: FloatArray,
+    readiness: FloatArray,
+    touches: FloatArray,
+    speed: FloatArray,
+    rate_log: FloatArray,
+    engagement: FloatArray,
+    appointment: BoolArray,
+) -> FloatArray:
+    """The day's probability of applying (the module docstring's formula)."""
+    log_h = (
+        const_log
+        + readiness
+        + np.log(1.0 - 0.75 * np.exp(-touches / 3.0))
+        + np.log(speed)
+        + rate_log
+        + ENGAGEMENT_SLOPE * np.minimum(engagement, 6.0)
+        + APPOINTMENT_LOG * appointment
+    )
+    return np.asarray(np.minimum(np.exp(log_h), MAX_DAILY_HAZARD), dtype=np.float64)
+
+
+def first_touch_speed(minutes: FloatArray, channel: IntArray) -> FloatArray:
+    """Speed-to-lead factor of a first touch `minutes` after creation (an email: half the bonus)."""
+    weight = np.where(channel == EMAIL, 0.5, 1.0)
+    return np.asarray(
+        1.0 + SPEED_BONUS * np.exp(-minutes / SPEED_MINUTES) * weight, dtype=np.float64
+    )
+
+
+def call_outcome_chances(
+    readiness_share: FloatArray, calls_made: IntArray, bonus: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """(connect, asked to stop, not interested, appointment): the last three given a connect,
+    tried in that order against one uniform."""
+    r = readiness_share
+    connect = np.clip(0.16 + 0.24 * r + bonus, 0.03, 0.75)
+    stop = np.minimum(0.015 + 0.008 * calls_made, 0.08)
+    return connect, stop, 0.3 * (1 - r), 0.03 + 0.45 * r**2
+
+
+def text_reply_chance(readiness_share: FloatArray, intent: FloatArray) -> FloatArray:
+    return np.asarray(np.minimum(0.05 + 0.35 * readiness_share * intent**0.25, 0.6))
+
+
+def email_open_chance(readiness_share: FloatArray, intent: FloatArray) -> FloatArray:
+    return np.asarray(np.minimum((0.12 + 0.42 * readiness_share) * intent**0.2, 0.85))
+
+
+def email_click_chance(readiness_share: FloatArray) -> FloatArray:
+    """Given an open."""
+    return np.asarray(0.10 + 0.35 * readiness_share)
+
+
+ENGAGEMENT_DECAY = 0.85
+"""Engagement kept from one day to the next."""
+ENGAGEMENT_PER_TOUCH = 1.0
+ENGAGEMENT_PER_REPLY = 1.5
+"""A conversation (a call that went somewhere, a text reply)."""
+ENGAGEMENT_PER_CLICK = 1.0
+
+
 @dataclass
 class SimulationRun:
     """Everything one run produced, as arrays, before it becomes DataFrames."""
@@ -245,6 +343,8 @@ class SimulationRun:
     hazard_day: npt.NDArray[np.int16]
     hazard: FloatArray
     hazard_open: BoolArray
+    as_of_states: dict[str, FloatArray | IntArray | BoolArray]
+    """Per (recorded day, open lead): the latent state at the day's start (see as_of_state)."""
 
 
 class _Simulation:
@@ -330,6 +430,11 @@ class _Simulation:
         self._events_cache: tuple[int, pd.DataFrame] | None = None
         self.unseen_batches: list[EventArrays] = []
         self.hour_cdf = np.cumsum(CREATED_HOUR_WEIGHT) / sum(CREATED_HOUR_WEIGHT)
+        self.as_of_days = {(d - config.start).days for d in config.as_of_state_dates}
+        self.as_of_records: list[dict[str, FloatArray | IntArray | BoolArray]] = []
+        self.branch_day = (
+            (config.future_from - config.start).days if config.future_from is not None else None
+        )
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -355,6 +460,10 @@ class _Simulation:
             hazard_day=h_day,
             hazard=h,
             hazard_open=h_open,
+            as_of_states={
+                name: np.concatenate([r[name] for r in self.as_of_records])
+                for name in (self.as_of_records[0] if self.as_of_records else {})
+            },
         )
 
     def _hazard_table(
@@ -370,9 +479,13 @@ class _Simulation:
         return lead, day_index, self.hazard_values, self.hazard_is_open
 
     def _step(self, day: int) -> None:
+        if day == self.branch_day and self.config.future_seed is not None:
+            self._branch_future(self.config.future_seed)
         start_s = int(self.clock.day_bounds_s[day])
         batch = self.log.release(start_s, self.applied_at_s)
         self._observe(batch)
+        if day in self.as_of_days:
+            self.as_of_records.append(self.as_of_state(day))
         self.unseen_batches.append(batch)
         plan = self._plan(day, start_s)
         self._create_leads(day)
@@ -382,6 +495,59 @@ class _Simulation:
         self._lead_activity(day, alive[self.applied_day[alive] < 0] if alive.size else alive)
         self._record_applications(applying)
         self._update_after_touches(touches)
+
+    def _branch_future(self, future_seed: int) -> None:
+        """From now on draw with future_seed; open leads get fresh application thresholds (by
+        memorylessness the remaining threshold of an open lead is a fresh exponential)."""
+        self.seed = future_seed
+        open_leads = np.flatnonzero(self.applied_day < 0)
+        fresh = -np.log(uniform(self.seed, Stream.APPLY_THRESHOLD, open_leads))
+        self.threshold[open_leads] = self.cum_hazard[open_leads] + fresh
+
+    def as_of_state(self, day: int) -> dict[str, FloatArray | IntArray | BoolArray]:
+        """Everything true at the start of `day` that drives an open lead's future hazard.
+
+        Latent readiness and intent, the hazard's constant part, touches and their effects so
+        far (speed, engagement, appointment), the first response already scheduled, and which
+        channels the lead can still be reached on. Nothing drawn on or after `day` is read.
+        """
+        pop = self.pop
+        idx = np.flatnonzero(self.applied_day[: self.first_lead_of_day[day]] < 0)
+        phone_ok = pop.zone_known[idx] & ~self.dnc[idx]
+        allowed = pop.consent[idx] & ~self.opted_out[idx]
+        allowed[:, CALL] &= phone_ok
+        allowed[:, TEXT] &= phone_ok
+        lane_of = np.full(self.n, -1, dtype=np.int64)
+        lane_of[self.lane["lead"]] = np.arange(self.lane["lead"].size)
+        pending = lane_of[idx]
+        has_pending = (pending >= 0) & (self.first_touch_s[idx] < 0)
+        lane_t = np.append(self.lane["t"], -1)  # index -1: no scheduled first response
+        lane_channel = np.append(self.lane["channel"], -1)
+        age_months = (day - pop.day[idx]) / DAYS_PER_MONTH
+        return {
+            "lead": idx.astype(np.int64),
+            "day": np.full(idx.size, day, dtype=np.int64),
+            "as_of_s": np.full(idx.size, int(self.clock.day_bounds_s[day]), dtype=np.int64),
+            "readiness": self.readiness[idx].copy(),
+            "months_left": pop.months_to_ready[idx] - age_months,
+            "intent": pop.intent[idx].copy(),
+            "const_log": self.const_log[idx].copy(),
+            "is_refinance": self.is_refinance[idx].copy(),
+            "quoted_rate_pct": pop.quoted_rate_pct[idx].astype(np.float64),
+            "market_rate_pct": np.full(idx.size, self.rates_pct[day]),
+            "touches": self.touches[idx].sum(axis=1),
+            "calls_made": self.calls_made[idx].copy(),
+            "speed": self.speed[idx].copy(),
+            "engagement": self.engagement[idx].copy(),
+            "appointment_days_left": self.appointment_until[idx] - day,
+            "last_touch_s": self.obs_last_touch[idx].copy(),
+            "created_s": pop.created_s[idx].astype(np.int64),
+            "first_response_s": np.where(has_pending, lane_t[pending], -1),
+            "first_response_channel": np.where(has_pending, lane_channel[pending], -1),
+            "can_call": allowed[:, CALL].copy(),
+            "can_text": allowed[:, TEXT].copy(),
+            "can_email": allowed[:, EMAIL].copy(),
+        }
 
     # -- visibility -----------------------------------------------------------------------------
 
@@ -596,34 +762,19 @@ class _Simulation:
         new = pop.day[alive] == day
         age_months = (day - pop.day[alive]) / DAYS_PER_MONTH
         months_left = pop.months_to_ready[alive] - age_months
-        target = np.maximum(
-            1.0 - 0.55 * np.maximum(months_left, 0.0) - 0.8 * np.maximum(-months_left, 0.0), -8.0
-        )
         noise = normal(self.seed, Stream.READINESS, alive, day)
-        r = self.readiness[alive]
-        r = np.where(
-            new,
-            target + READINESS_SD / np.sqrt(1 - READINESS_AR**2) * noise,
-            READINESS_AR * r + (1 - READINESS_AR) * target + READINESS_SD * noise,
-        )
+        r = next_readiness(self.readiness[alive], readiness_target(months_left), noise, new)
         self.readiness[alive] = r
-        n_touches = self.touches[alive].sum(axis=1)
         gap = pop.quoted_rate_pct[alive] - self.rates_pct[day]
-        rate_term = np.where(
-            self.is_refinance[alive],
-            REFINANCE_GAP_SLOPE * np.clip(gap, 0.0, 2.0) + 0.8 * np.clip(gap, -1.0, 0.0),
-            OTHER_GAP_SLOPE * np.clip(gap, -1.0, 1.0),
+        h = daily_application_hazard(
+            self.const_log[alive],
+            r,
+            self.touches[alive].sum(axis=1).astype(np.float64),
+            self.speed[alive],
+            rate_log_factor(gap, self.is_refinance[alive]),
+            self.engagement[alive],
+            self.appointment_until[alive] >= day,
         )
-        log_h = (
-            self.const_log[alive]
-            + r
-            + np.log(1.0 - 0.75 * np.exp(-n_touches / 3.0))
-            + np.log(self.speed[alive])
-            + rate_term
-            + ENGAGEMENT_SLOPE * np.minimum(self.engagement[alive], 6.0)
-            + APPOINTMENT_LOG * (self.appointment_until[alive] >= day)
-        )
-        h = np.minimum(np.exp(log_h), MAX_DAILY_HAZARD)
         self.cum_hazard[alive] -= np.log1p(-h)
         is_open = self.applied_day[alive] < 0
         if self.config.record_daily_hazard:
@@ -757,10 +908,8 @@ class _Simulation:
             - 0.05 * ((weekday == 0) & (hour < 12))
             - 0.05 * ((weekday == 4) & (hour >= 12))
         )
-        connected = u[0] < np.clip(0.16 + 0.24 * r + bonus, 0.03, 0.75)
-        p_stop = np.minimum(0.015 + 0.008 * self.calls_made[lead], 0.08)
-        p_not = 0.3 * (1 - r)
-        p_appt = 0.03 + 0.45 * r**2
+        p_connect, p_stop, p_not, p_appt = call_outcome_chances(r, self.calls_made[lead], bonus)
+        connected = u[0] < p_connect
         outcome = np.where(
             connected,
             np.select(
@@ -797,7 +946,7 @@ class _Simulation:
                         channel=CALL)  # fmt: skip
         positive = talked | (outcome == OC[CallOutcome.APPOINTMENT_SET])
         self.last_positive_day[lead[positive]] = day
-        np.add.at(self.engagement, lead[positive], 1.5)
+        np.add.at(self.engagement, lead[positive], ENGAGEMENT_PER_REPLY)
         appt = outcome == OC[CallOutcome.APPOINTMENT_SET]
         self.appointment_until[lead[appt]] = day + APPOINTMENT_DAYS
         return stops
@@ -818,7 +967,7 @@ class _Simulation:
             text=words[(u[2][opt] * len(words)).astype(np.int64)],
         )
         self.opted_out[lead[opt], TEXT] = True
-        p_reply = np.minimum(0.05 + 0.35 * r * self.pop.intent[lead] ** 0.25, 0.6)
+        p_reply = text_reply_chance(r, self.pop.intent[lead])
         reply = ~opt & (u[3] < p_reply)
         reply_t = t[reply] + _lognormal_s(u[1][reply], 840.0, 1.3, 2 * 86_400.0)
         engaged = self.texts.codes(content.REPLIES_ENGAGED)
@@ -835,7 +984,7 @@ class _Simulation:
         self.unanswered_texts[lead] += 1
         self.unanswered_texts[lead[reply]] = 0
         self.last_positive_day[lead[reply]] = day
-        np.add.at(self.engagement, lead[reply], 1.5)
+        np.add.at(self.engagement, lead[reply], ENGAGEMENT_PER_REPLY)
 
     def _emails(self, day: int, lead: IntArray, t: IntArray, rho: FloatArray) -> None:
         if lead.size == 0:
@@ -843,12 +992,12 @@ class _Simulation:
         u = [uniform(self.seed, Stream.EMAIL, lead, day, k) for k in range(6)]
         r = rho[lead]
         self.log.add(lead, t, ET[EventType.EMAIL_SENT], channel=EMAIL)
-        p_open = np.minimum((0.12 + 0.42 * r) * self.pop.intent[lead] ** 0.2, 0.85)
+        p_open = email_open_chance(r, self.pop.intent[lead])
         opened = u[0] < p_open
         open_t = t[opened] + _lognormal_s(u[1][opened], 9000.0, 1.3, 10 * 86_400.0)
         self.log.add(lead[opened], open_t, ET[EventType.EMAIL_OPENED], channel=EMAIL)
         ro = r[opened]
-        clicked = u[2][opened] < 0.10 + 0.35 * ro
+        clicked = u[2][opened] < email_click_chance(ro)
         click_t = open_t[clicked] + _lognormal_s(u[3][opened][clicked], 40.0, 0.8, 3600.0)
         self.log.add(lead[opened][clicked], click_t, ET[EventType.EMAIL_CLICKED], channel=EMAIL)
         pages = np.array([content.PAGES.index(p) for p in content.EMAIL_CLICK_PAGES])
@@ -864,7 +1013,7 @@ class _Simulation:
         )
         self.opted_out[lead[opened][unsubscribe], EMAIL] = True
         self.last_positive_day[lead[opened][clicked]] = day
-        np.add.at(self.engagement, lead[opened][clicked], 1.0)
+        np.add.at(self.engagement, lead[opened][clicked], ENGAGEMENT_PER_CLICK)
 
     def _questions(self, lead: IntArray, t: IntArray, u: FloatArray, channel: int) -> None:
         if lead.size == 0:
@@ -982,12 +1131,12 @@ class _Simulation:
     # -- state after the day ----------------------------------------------------------------------
 
     def _update_after_touches(self, touches: dict[str, IntArray]) -> None:
-        self.engagement *= 0.85
+        self.engagement *= ENGAGEMENT_DECAY
         lead, t, channel = touches["lead"], touches["t"], touches["channel"]
         if lead.size == 0:
             return
         np.add.at(self.touches, (lead, channel), 1)
-        np.add.at(self.engagement, lead, 1.0)
+        np.add.at(self.engagement, lead, ENGAGEMENT_PER_TOUCH)
         order = np.argsort(t, kind="stable")
         lead, t, channel = lead[order], t[order], channel[order]
         fresh = self.first_touch_s[lead] < 0
@@ -997,8 +1146,7 @@ class _Simulation:
             ft, fc = ft[position], fc[position]
             self.first_touch_s[unique] = ft
             minutes = (ft - self.pop.created_s[unique]) / 60.0
-            weight = np.where(fc == EMAIL, 0.5, 1.0)
-            self.speed[unique] = 1.0 + SPEED_BONUS * np.exp(-minutes / SPEED_MINUTES) * weight
+            self.speed[unique] = first_touch_speed(minutes, fc)
 
 
 @dataclass

@@ -198,6 +198,20 @@ class HistoricalPolicy(FollowUpPolicy):
         respond_s = np.where(late | early, morning_local.astype(np.int64) - offset_s, respond_s)
         return np.asarray(respond_s - created_s, dtype=np.float64)
 
+    def follow_up_chance(
+        self, touches: npt.NDArray[np.int64], days_since_last_touch: FloatArray
+    ) -> FloatArray:
+        """Today's chance of another attempt: inside the window after the n-th touch, else 0."""
+        n = touches
+        gap = np.select([n <= 1, n == 2, n == 3, n == 4], [1, 2, 4, 7], 14)
+        window = np.where(n <= 2, 4, 6)
+        p_next = np.asarray(self.follow_up_daily_p)[
+            np.clip(n - 1, 0, len(self.follow_up_daily_p) - 1)
+        ]
+        since = days_since_last_touch
+        in_window = (n >= 1) & (since >= gap) & (since < gap + window)
+        return np.asarray(np.where(in_window, p_next, 0.0), dtype=np.float64)
+
     def plan_day(self, view: DayView) -> pd.DataFrame:
         leads = view.leads
         if leads.empty:
@@ -205,12 +219,6 @@ class HistoricalPolicy(FollowUpPolicy):
         rng = view.rng
         n = leads["touches_total"].to_numpy(dtype=np.int64)
         since = _days_since(view.as_of, leads["last_touch_at"])
-        gap = np.select([n <= 1, n == 2, n == 3, n == 4], [1, 2, 4, 7], 14)
-        window = np.where(n <= 2, 4, 6)
-        p_next = np.asarray(self.follow_up_daily_p)[
-            np.clip(n - 1, 0, len(self.follow_up_daily_p) - 1)
-        ]
-        in_window = (n >= 1) & (since >= gap) & (since < gap + window)
         # Officers notice messages (replies, questions), not site visits or opens, and only
         # for a couple of days.
         last_message = leads["last_message_at"]
@@ -222,7 +230,7 @@ class HistoricalPolicy(FollowUpPolicy):
             & (_days_since(view.as_of, last_message) <= 2)
         )
         u = rng.random(len(leads))
-        wanted = (in_window & (u < p_next)) | (reengaged & (u < self.reengage_p))
+        wanted = (u < self.follow_up_chance(n, since)) | (reengaged & (u < self.reengage_p))
         rows = np.flatnonzero(wanted)
         if rows.size == 0:
             return empty_plan()

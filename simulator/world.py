@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,9 @@ class SimulatedWorld:
     applying within the period. Empty when config.record_daily_hazard is False.
     latent: lead_id, months_to_ready (when the lead will really be ready, from creation),
     intent (multiplies the hazard; mean 1), vague_statement, new_vendor: for testing parsers
-    and drift detectors against the truth.
+    and drift detectors against the truth. as_of_states: one row per open lead at the start of
+    each of config.as_of_state_dates (lead_id, date, as_of and the latent state the as-of oracle,
+    simulator/as_of.py, starts from); empty when none were asked for.
     """
 
     config: SimulationConfig
@@ -53,6 +55,7 @@ class SimulatedWorld:
     truth: pd.DataFrame
     daily_hazard: pd.DataFrame
     latent: pd.DataFrame
+    as_of_states: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def simulate(config: SimulationConfig, policy: FollowUpPolicy | None = None) -> SimulatedWorld:
@@ -108,6 +111,11 @@ def _world(run: SimulationRun) -> SimulatedWorld:
             "new_vendor": pop.new_vendor,
         }
     ).astype({"lead_id": "string"})
+    states = pd.DataFrame(run.as_of_states)
+    if not states.empty:
+        states.insert(0, "lead_id", lead_ids[states["lead"].to_numpy()].astype(str))
+        states.insert(1, "date", dates[states["day"].to_numpy()])
+        states.insert(2, "as_of", pd.to_datetime(states["as_of_s"].to_numpy(), unit="s", utc=True))
     return SimulatedWorld(
         config=run.config,
         policy_name=run.policy_name,
@@ -117,6 +125,7 @@ def _world(run: SimulationRun) -> SimulatedWorld:
         truth=truth,
         daily_hazard=daily_hazard,
         latent=latent,
+        as_of_states=states,
     )
 
 
