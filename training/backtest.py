@@ -290,24 +290,34 @@ def applications_by_month(world: SimulatedWorld) -> list[int]:
 
 
 def simulated_training_frame(
-    world: SimulatedWorld, *, horizon_days: int = 30, every_days: int = 7
+    world: SimulatedWorld,
+    *,
+    horizon_days: int = 30,
+    every_days: int = 7,
+    until: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """A training frame (training.train's contract) from a simulated world, without Feast.
 
     Every open lead every ``every_days`` days at 00:00 UTC through features.transforms (the
     fold the Feast build runs), labelled with label_entities; rows whose horizon passes the end
     of the history are dropped (right-censored). Carries oracle_propensity and protected_group.
+    until: what was known at this instant only (a forward-chaining cut-off): the events before
+    it, and rows whose label has matured by then (as_of + horizon <= until).
     """
     end = pd.Timestamp(world.config.end, tz="UTC")
+    events = world.events
+    if until is not None:
+        end = min(end, pd.Timestamp(until))
+        events = events.loc[events["occurred_at"] < end]
     first = pd.Timestamp(world.config.start, tz="UTC") + pd.Timedelta(days=1)
     last = end - pd.Timedelta(days=horizon_days)
     if last <= first:
         raise BacktestError(
-            f"a {world.config.months}-month history has no snapshot with a complete "
-            f"{horizon_days}-day horizon; simulate more months"
+            f"a history from {world.config.start} to {end.date()} has no snapshot with a "
+            f"complete {horizon_days}-day horizon; simulate more months or cut off later"
         )
     grid = pd.date_range(first, last, freq=f"{every_days}D")
-    stored = open_rows_at(world.leads, world.events, world.rates, grid)
+    stored = open_rows_at(world.leads, events, world.rates, grid)
     frame = model_frame(stored)
     frame.insert(0, "lead_id", stored["lead_id"].astype(str).to_numpy(dtype=object))
     frame.insert(1, "officer_id", stored["officer_id"].astype(str).to_numpy(dtype=object))
@@ -316,7 +326,7 @@ def simulated_training_frame(
     frame.insert(3, "lead_created_at", created.reindex(frame["lead_id"]).to_numpy())
     frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
     frame["lead_created_at"] = pd.to_datetime(frame["lead_created_at"], utc=True)
-    frame.insert(4, "label", label_entities(frame, world.events, horizon_days).to_numpy())
+    frame.insert(4, "label", label_entities(frame, events, horizon_days).to_numpy())
     if not world.daily_hazard.empty:
         frame["oracle_propensity"] = oracle_propensity(
             frame, world.daily_hazard, horizon_days=horizon_days

@@ -199,9 +199,12 @@ def queue_candidates(leads: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _with_segments(candidates: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-    """Segment columns beside each candidate, as the queue shows them (rows aligned)."""
-    return candidates.assign(
+def segmented_candidates(
+    leads: pd.DataFrame, stored: pd.DataFrame, features: pd.DataFrame
+) -> pd.DataFrame:
+    """queue_candidates with the segment columns beside each, as the queue shows them (stored
+    and features aligned row by row, as day_features returns them)."""
+    return queue_candidates(leads, stored).assign(
         **{name: features[name].to_numpy(dtype=object) for name in SEGMENT_COLUMNS}
     )
 
@@ -253,7 +256,7 @@ class QueuePolicy(FollowUpPolicy):
         stored, features = day_features(view.leads, view.events(), self.rates, view.as_of)
         if stored.empty:
             return _empty_plan()
-        candidates = _with_segments(queue_candidates(view.leads, stored), features)
+        candidates = segmented_candidates(view.leads, stored, features)
         candidates["probability"] = np.clip(self.ranker.probability(features, view.day), 0, 1)
         at = datetime.combine(view.day, QUEUE_BUILT_AT_LOCAL, ZoneInfo(self.office_time_zone))
         rows: list[tuple[str, str]] = []

@@ -10,6 +10,6 @@ from leadscore.commands import analysis, data, model, service
 def register_all(app: typer.Typer) -> None:
     """Attach every command group: data (simulate, ingest, validate, features, demo), model
     (train, promote, rollback, models, score), service (serve, users, audit), analysis
-    (backtest, monitor)."""
+    (backtest, forward, monitor)."""
     for module in (data, model, service, analysis):
         module.register(app)
