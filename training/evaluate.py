@@ -262,7 +262,8 @@ def evaluate_methods(
         )
         weighted.update({(name, metric): f for metric, f in found.items()})
     unit = np.ones((1, len(y)))
-    values = bootstrap_values(weighted, LeadResamples(leads, len(y), resamples, seed))
+    sampler = LeadResamples(leads, len(y), resamples, seed)
+    values = bootstrap_values(weighted, sampler)
     frames: dict[str, dict[str, dict[str, float]]] = {
         part: {name: dict.fromkeys(METRICS, np.nan) for name in methods}
         for part in ("table", "low", "high", "usable")
@@ -282,7 +283,7 @@ def evaluate_methods(
         low=frame("low"),
         high=frame("high"),
         usable=frame("usable").fillna(0).astype(int),
-        resamples=resamples,
+        resamples=sampler.resamples,
         evidence=evidence_of(y, leads),
         lift=pd.DataFrame(lifts, index=pd.RangeIndex(1, 11, name="decile")),
         capture_curve=pd.DataFrame(curves, index=pd.Index(ks, name="capacity")),

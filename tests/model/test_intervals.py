@@ -133,3 +133,14 @@ def test_every_metric_of_every_method_gets_an_interval_around_it() -> None:
     assert evaluation.interval("model", "brier").low < evaluation.metric("model", "brier")
     assert evaluation.interval("rule", "ece").text() == "n/a"
     assert evaluation.interval("model", "roc_auc").text().count("[") == 1
+
+
+def test_a_big_slice_gets_fewer_resamples_within_the_work_bound() -> None:
+    from training.intervals import LeadResamples, resamples_for
+
+    assert resamples_for(19_188) == 1_000  # the demo's test slice: all of them
+    assert resamples_for(200_000) == 250  # a 1M-row CSV's test slice
+    assert resamples_for(50_000_000) == 200  # never below the floor
+    assert resamples_for(200_000, wanted=100) == 100  # never more than asked
+    assert LeadResamples(None, 200_000).resamples == 250
+    assert sum(len(block) for block in LeadResamples(None, 200_000).blocks()) == 250
