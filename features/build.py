@@ -25,6 +25,7 @@ import pyarrow as pa
 from data_contracts import FeatureColumnRule, ValidationReport, validate_feature_table
 from features.definitions import FEATURES
 from features.event_log import EventLog
+from features.spark_engine import SparkFold
 from features.store import LeadFeatureStore
 from features.transforms import (
     EventColumns,
@@ -139,12 +140,15 @@ def build_feature_store(
     full: bool = False,
     progress: Progress | None = None,
     workers: int | None = None,
+    spark_fold: SparkFold | None = None,
 ) -> FeatureBuildReport:
     """Fold the event log into stored rows, write them to Feast offline and online.
 
     Incremental unless ``full`` or never built: only events that arrived since the last build
     (and leads the CRM changed) are folded, onto each touched lead's stored state. ``full``
     folds everything from scratch and replaces the offline store; both end in the same state.
+    ``spark_fold`` (features.spark_engine.spark_full_fold) runs a full build's fold on Spark
+    instead of in worker processes; the stores receive the same rows and states.
     """
     report_progress = progress or (lambda _step, _done, _total: None)
     now = now or datetime.now(UTC)
@@ -164,7 +168,7 @@ def build_feature_store(
 
     clock = time.perf_counter()
     if full or watermark is None:
-        outcome = _full_build(log, store, through_seq, report_progress, workers)
+        outcome = _full_build(log, store, through_seq, report_progress, workers, spark_fold)
     else:
         outcome = _incremental_build(log, store, watermark, through_seq, report_progress)
     seconds["fold_and_write"] = time.perf_counter() - clock - outcome.online_s
@@ -289,22 +293,52 @@ def _folded_parts(
             yield pending.popleft().result()
 
 
+def _spark_parts(fold: SparkFold, log: EventLog, through_seq: int) -> Iterator[_Part]:
+    """The Spark fold's output files as parts, each with its validation sample drawn here."""
+    for index, part in enumerate(fold(log, through_seq)):
+        rng = np.random.default_rng(index)
+        picked = np.flatnonzero(rng.random(part.table.num_rows) < VALIDATION_SHARE)
+        sample = part.table.take(pa.array(picked, pa.int64())).to_pandas()
+        for name in ("lead_id", "officer_id"):
+            sample[name] = sample[name].astype("string")
+        yield _Part(
+            leads=part.leads,
+            events=part.events,
+            states=dict(part.states),
+            online_keys=part.online_keys,
+            online_rows=part.online_rows,
+            sample=sample,
+            table=part.table,
+        )
+
+
 def _full_build(
     log: EventLog,
     store: LeadFeatureStore,
     through_seq: int,
     report: Progress,
     workers: int | None,
+    spark_fold: SparkFold | None = None,
 ) -> _Outcome:
     outcome = _Outcome()
-    ranges = log.lead_id_ranges(LEADS_PER_PART)
     samples: list[pd.DataFrame] = []
+    if spark_fold is not None:
+        report("fold on Spark", 0, 1)
+        parts = _spark_parts(spark_fold, log, through_seq)
+        total = 0
+    else:
+        ranges = log.lead_id_ranges(LEADS_PER_PART)
+        parts = _folded_parts(log, ranges, through_seq, workers)
+        total = len(ranges)
 
     def tables() -> Iterator[pa.Table]:
-        # Folded a range of leads at a time (in worker processes on a big log) while this
-        # process writes the previous parts online and to parquet.
-        for index, part in enumerate(_folded_parts(log, ranges, through_seq, workers)):
-            report(f"fold leads {index + 1}/{len(ranges)}", index, len(ranges))
+        # Folded a range of leads at a time (in worker processes on a big log, or by Spark)
+        # while this process writes the previous parts online and to parquet.
+        for index, part in enumerate(parts):
+            if total:
+                report(f"fold leads {index + 1}/{total}", index, total)
+            else:
+                report(f"write Spark part {index + 1}", index, index + 1)
             outcome.leads += part.leads
             outcome.events += part.events
             outcome.states.update(part.states)

@@ -56,6 +56,16 @@ class Settings(BaseSettings):
         description="seconds a serving process reuses a lead's stored online features before "
         "reading the online store again (its own pushes invalidate at once)",
     )
+    spark_master: str = Field(
+        default="local[*]",
+        description="Spark master for `--engine spark`: local[N] on this machine, "
+        "spark://host:7077, yarn or k8s://... on a cluster",
+    )
+    spark_dir: Path | None = Field(
+        default=None,
+        description="Spark's working folder (event-log export, folded rows); on a cluster a "
+        "path every executor and the driver see; default: spark/ under home",
+    )
 
     rate_limit: str = Field(
         default="100/second",
@@ -98,6 +108,11 @@ class Settings(BaseSettings):
     def feature_data_dir(self) -> Path:
         """Parquet snapshots: the Feast offline store's file source."""
         return self.home_dir / "features"
+
+    @property
+    def spark_work_dir(self) -> Path:
+        """Where `--engine spark` exports the event log and Spark writes the folded rows."""
+        return (self.spark_dir or self.home_dir / "spark").expanduser().resolve()
 
     @property
     def reports_dir(self) -> Path:

@@ -214,6 +214,22 @@ def features_build(
             "a log of one range folds in this process)",
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="where a full build folds: 'pandas' (this machine) or 'spark' (Apache Spark, "
+            "same functions and rows; needs --full and leadscore[spark])",
+        ),
+    ] = "pandas",
+    master: Annotated[
+        str | None,
+        typer.Option(
+            "--master",
+            help="Spark master for --engine spark, e.g. local[2] or spark://host:7077 "
+            "[default: LEADSCORE_SPARK_MASTER, local[*]]",
+        ),
+    ] = None,
 ) -> None:
     """Fold the event log into stored feature rows -> parquet -> Feast offline and online.
 
@@ -221,12 +237,36 @@ def features_build(
     (days since ..., windowed counts, months to the stated timeline, the rate gap) are derived
     when a score is asked for. Incremental: only events that arrived since the last build are
     folded, onto each touched lead's saved state; --full gives the same state from scratch.
+    With --engine spark a full build's fold runs on Spark (Spark's own log: logs/spark.log).
     """
     from features.build import build_feature_store
 
     settings = get_settings()
+    if engine not in {"pandas", "spark"}:
+        err.print(f"[red]error:[/red] --engine must be 'pandas' or 'spark', got {engine!r}")
+        raise typer.Exit(2)
+    if engine == "spark" and not full:
+        err.print(
+            "[red]error:[/red] --engine spark runs full builds: add --full (an incremental build "
+            "folds only the new events, in this process)"
+        )
+        raise typer.Exit(2)
     log = open_event_log(settings)
     store = open_feature_store(settings)
+    spark_fold = None
+    if engine == "spark":
+        from features.spark_engine import SparkUnavailableError, spark_full_fold, start_spark
+
+        spark_master = master or settings.spark_master
+        try:
+            with console.status(f"starting Spark ({spark_master}) ..."):
+                spark = start_spark(
+                    spark_master, jvm_output=settings.home_dir / "logs" / "spark.log"
+                )
+        except SparkUnavailableError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        spark_fold = spark_full_fold(spark, settings.spark_work_dir)
     with _progress() as bar:
         task = bar.add_task("features", total=None)
 
@@ -234,7 +274,13 @@ def features_build(
             bar.update(task, description=step, completed=done, total=total)
 
         report = build_feature_store(
-            log, store, now=datetime.now(UTC), full=full, progress=show, workers=workers
+            log,
+            store,
+            now=datetime.now(UTC),
+            full=full,
+            progress=show,
+            workers=workers,
+            spark_fold=spark_fold,
         )
     console.print(
         f"{report.mode} build: {report.events:,} events of {report.leads:,} leads folded into "
