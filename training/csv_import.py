@@ -810,12 +810,21 @@ def scoring_frame(raw: pd.DataFrame, scorer: LeadScorer) -> tuple[pd.DataFrame, 
 
 
 def score_csv(
-    raw: pd.DataFrame, scorer: LeadScorer, *, reasons: bool = True, top_k: int = 3
+    raw: pd.DataFrame,
+    scorer: LeadScorer,
+    *,
+    reasons: bool = True,
+    top_k: int = 3,
+    probabilities: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Probability, tier and the top reasons (up) and concern (down) for every row."""
+    """Probability, tier and the top reasons (up) and concern (down) for every row.
+
+    ``probabilities``: the scorer's, computed elsewhere (MLflow's spark_udf on Spark).
+    """
     features, ids = scoring_frame(raw, scorer)
     matrix = scorer.encode(features)
-    probabilities = scorer.predict_proba(matrix)
+    if probabilities is None:
+        probabilities = scorer.predict_proba(matrix)
     out = pd.DataFrame(
         {
             "id": ids.to_numpy(),

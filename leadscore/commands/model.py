@@ -347,8 +347,13 @@ def models(
 
 
 def score(
-    csv: Annotated[Path, typer.Option(help="rows to score (a CRM export or feature rows)")],
-    out: Annotated[Path | None, typer.Option(help="write the scores here (CSV)")] = None,
+    csv: Annotated[
+        Path | None, typer.Option(help="rows to score (a CRM export or feature rows)")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="write the scores here (CSV; with --engine spark a parquet folder)"),
+    ] = None,
     model_name: Annotated[
         str | None,
         typer.Option(
@@ -360,14 +365,39 @@ def score(
     version: Annotated[str | None, typer.Option(help="a version instead of the alias")] = None,
     reasons: Annotated[bool, typer.Option(help="add the top reasons (slower)")] = True,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow store")] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="'pandas' (this process) or 'spark' (MLflow's spark_udf on Apache Spark; "
+            "needs --table and --out, and leadscore[spark])"
+        ),
+    ] = "pandas",
+    table: Annotated[
+        Path | None,
+        typer.Option(help="with --engine spark: a parquet table of lead features and lead_id"),
+    ] = None,
+    master: Annotated[
+        str | None,
+        typer.Option(help="Spark master [default: LEADSCORE_SPARK_MASTER, local[*]]"),
+    ] = None,
 ) -> None:
     """Probabilities, tiers (hot/warm/cold) and top reasons for every row of a CSV.
 
     A CRM export is cleaned as the model's training export was: its columns may come in any
     order, extra ones are ignored, absent ones are named and count as missing. The output
     keeps the export's id column and names columns by their original headers.
+    With --engine spark, a parquet table of lead features is scored on Spark instead.
     """
     _mlflow_defaults()
+    if engine not in {"pandas", "spark"}:
+        raise _fail(f"--engine must be 'pandas' or 'spark', got {engine!r}")
+    if engine == "spark":
+        if table is None or out is None:
+            raise _fail("--engine spark needs --table PATH (parquet) and --out PATH")
+        _score_on_spark(table, out, alias, version, tracking_uri, master)
+        return
+    if csv is None:
+        raise _fail("name the rows to score: --csv FILE (or --engine spark --table PATH)")
     from features.definitions import FEATURE_NAMES
     from models.layout import FeatureFrameError
     from models.registry import ModelNotFoundError, load_scorer
@@ -411,6 +441,47 @@ def score(
         if len(scores) > 20:
             console.print(f"... {len(scores) - 20:,} more rows; use --out FILE to keep them all")
     console.print(scores["tier"].value_counts().to_string())
+
+
+def _score_on_spark(
+    table: Path,
+    out: Path,
+    alias: str,
+    version: str | None,
+    tracking_uri: str | None,
+    master: str | None,
+) -> None:
+    """`leadscore score --engine spark`: the registered lead model through MLflow's spark_udf."""
+    import mlflow
+
+    from features.spark_engine import SparkUnavailableError, start_spark
+    from models.registry import ModelNotFoundError, load_scorer
+    from training.spark_scoring import TableError, score_table_on_spark
+
+    settings = get_settings()
+    uri = tracking_uri or settings.tracking_uri
+    if not table.exists():
+        raise _fail(f"{table} does not exist")
+    try:
+        with library_output_to_log():
+            scorer = load_scorer(uri, alias, model_name=LEAD_MODEL, version=version)
+    except ModelNotFoundError as exc:
+        raise _fail(f"{exc} (or pick one with --alias challenger / --version N)") from exc
+    spark_master = master or settings.spark_master
+    try:
+        with console.status(f"starting Spark ({spark_master}) ..."):
+            spark = start_spark(spark_master, jvm_output=settings.home_dir / "logs" / "spark.log")
+    except SparkUnavailableError as exc:
+        raise _fail(str(exc)) from exc
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    model_uri = f"models:/{scorer.version}"  # "<name>/<version>": the version loaded above
+    try:
+        with console.status("scoring on Spark ..."), library_output_to_log():
+            rows = score_table_on_spark(spark, table, out, model_uri, scorer)
+    except TableError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"scored {rows:,} rows on Spark with {scorer.version} -> {out}")
 
 
 def register(app: typer.Typer) -> None:
