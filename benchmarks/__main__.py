@@ -8,8 +8,9 @@ import sys
 
 BENCHMARKS = ("features", "training", "serving", "ingest", "csv_import")
 """Each is benchmarks/bench_<name>.py, run in its own process so peak memory is its own."""
-ON_REQUEST = ("forward",)
-"""Run only when named: the decision-sized forward-chaining evaluation takes hours."""
+ON_REQUEST = ("forward", "spark")
+"""Run only when named: the decision-sized forward-chaining evaluation takes hours, the Spark
+builds at 1M/3M/10M events about one."""
 
 
 def main(argv: list[str]) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.report import peak_child_rss_mib, peak_rss_mib, write
+from benchmarks.report import child_step, peak_child_rss_mib, peak_rss_mib, write
 
 SIZES: dict[str, dict[str, Any]] = {
     "default": {"base": "default", "copies": 1},
@@ -40,8 +39,10 @@ SIZES: dict[str, dict[str, Any]] = {
 WORLDS: dict[str, dict[str, Any]] = {
     "default": {"officers": 5, "months": 12, "leads_per_month": 200},
     "lender": {"officers": 100, "months": 12, "leads_per_month": 10_000},
+    "tiny": {"officers": 2, "months": 3, "leads_per_month": 100},
 }
-"""The default simulated CRM, and a lender big enough for about 1,000,000 events."""
+"""The default simulated CRM, a lender big enough for about 1,000,000 events, and a tiny CRM
+(bench_spark's smoke run)."""
 
 TARGETS = {
     "full_1m_s": 60.0,
@@ -73,12 +74,13 @@ def _copy(frame: pd.DataFrame, copy: int, columns: tuple[str, ...]) -> pd.DataFr
     return out
 
 
-def prepare(size: str, home: Path) -> dict[str, Any]:
+def prepare(size: str, home: Path, spec: dict[str, Any] | None = None) -> dict[str, Any]:
     """Simulate (and copy) a history and load it into a fresh event log under home; the events
-    of its last simulated day are held back in home/next_day.parquet for the incremental run."""
+    of its last simulated day are held back in home/next_day.parquet for the incremental run.
+    ``spec``: the history's base world and copies (default: SIZES[size])."""
     from features.event_log import EventLog
 
-    spec = SIZES[size]
+    spec = spec or SIZES[size]
     clock = time.perf_counter()
     world = _world(spec["base"])
     simulate_s = time.perf_counter() - clock
@@ -137,16 +139,7 @@ def build(home: Path, mode: str) -> dict[str, Any]:
 
 
 def _child(*args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_features", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"benchmark step {args} failed:\n{out.stderr[-4000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return child_step("benchmarks.bench_features", *args)
 
 
 def main(skip_10x: bool) -> None:

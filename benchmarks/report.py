@@ -7,6 +7,7 @@ import os
 import platform
 import resource
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -60,6 +61,18 @@ def timed() -> Iterator[dict[str, float]]:
         yield result
     finally:
         result["seconds"] = time.perf_counter() - start
+
+
+def child_step(module: str, *args: str) -> dict[str, Any]:
+    """Run one step of a benchmark module in its own process (its peak memory is its own);
+    the step prints its figures as JSON on its last line."""
+    out = subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark step {args} failed:\n{out.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def write(

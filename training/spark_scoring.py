@@ -17,17 +17,22 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 TOP_K: Final = 3
-SCORE_SCHEMA: Final = ", ".join(
-    [
-        "id string",
-        "probability double",
-        "tier string",
-        *(f"reason_{k + 1} string" for k in range(TOP_K)),
-        "concern_1 string",
-        "model_version string",
-    ]
-)
-"""What `leadscore score --engine spark` writes: score_csv's columns, reasons included."""
+REASON_COLUMNS: Final = (*(f"reason_{k + 1} string" for k in range(TOP_K)), "concern_1 string")
+
+
+def score_schema(reasons: bool) -> str:
+    """What `leadscore score --engine spark` writes: score_csv's columns (Spark DDL)."""
+    return ", ".join(
+        [
+            "id string",
+            "probability double",
+            "tier string",
+            *(REASON_COLUMNS if reasons else ()),
+            "model_version string",
+        ]
+    )
+
+
 PROBABILITY: Final = "probability"
 
 
@@ -36,11 +41,17 @@ class TableError(ValueError):
 
 
 def score_table_on_spark(
-    spark: SparkSession, table: Path, out: Path, model_uri: str, scorer: LeadScorer
+    spark: SparkSession,
+    table: Path,
+    out: Path,
+    model_uri: str,
+    scorer: LeadScorer,
+    *,
+    reasons: bool = True,
 ) -> int:
-    """Score a parquet table of feature rows (and an id column) with the model at model_uri
+    """Score a parquet table of feature rows (and lead_id) with the model at model_uri
     (scorer: the same model, loaded in process) and write score_csv's columns as parquet under
-    ``out``. Returns the rows scored."""
+    ``out`` (the top reasons unless ``reasons`` is False). Returns the rows scored."""
     import mlflow.pyfunc
     from pyspark.sql import functions as sf
 
@@ -71,7 +82,11 @@ def score_table_on_spark(
     def explain(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             probabilities = batch.pop(PROBABILITY).to_numpy(dtype="float64")
-            yield score_csv(batch, scorer, top_k=TOP_K, probabilities=probabilities)
+            yield score_csv(
+                batch, scorer, reasons=reasons, top_k=TOP_K, probabilities=probabilities
+            )
 
-    scored.mapInPandas(explain, schema=SCORE_SCHEMA).write.mode("overwrite").parquet(str(out))
+    scored.mapInPandas(explain, schema=score_schema(reasons)).write.mode("overwrite").parquet(
+        str(out)
+    )
     return int(spark.read.parquet(str(out)).count())
