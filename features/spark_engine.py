@@ -130,8 +130,8 @@ def start_spark(
     """A Spark session whose Python workers run this interpreter, with Spark's logging quiet.
 
     ``conf`` adds or overrides Spark settings (``spark.sql.shuffle.partitions``,
-    ``spark.executor.memory``, ...). ``jvm_output``: a file that takes the JVM's own console
-    output (start-up warnings the JVM prints before any log configuration applies).
+    ``spark.executor.memory``, ...). ``jvm_output``: a file that takes the JVM's stderr (Spark's
+    error log lines, and start-up warnings the JVM prints before any log configuration).
     """
     reason = spark_missing_reason()
     if reason is not None:
@@ -163,25 +163,22 @@ def start_spark(
 
 @contextlib.contextmanager
 def _process_output_to(path: Path | None) -> Iterator[None]:
-    """Point this process's stdout and stderr file descriptors at ``path`` while the block runs:
-    a child started in it (the JVM, and Spark's Python workers it forks) keeps writing there."""
+    """Point this process's stderr file descriptor at ``path`` while the block runs: a child
+    started in it (the JVM, which prints its warnings and Spark's log there, and the Python
+    workers it starts) keeps writing there. stdout stays: the command's own output."""
     if path is None:
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
     sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with path.open("ab") as target:
-        os.dup2(target.fileno(), 1)
-        os.dup2(target.fileno(), 2)
-        try:
+    saved = os.dup(2)
+    try:
+        with path.open("ab") as target:
+            os.dup2(target.fileno(), 2)
             yield
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _nanoseconds(values: pd.Series) -> np.ndarray[Any, np.dtype[np.int64]]:

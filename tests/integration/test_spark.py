@@ -192,3 +192,14 @@ def test_batch_scores_through_spark_udf_equal_the_in_process_scorer(
     assert scored == len(rows)
     assert set(on_spark["tier"]) == {"hot", "warm", "cold"}  # a model that tells leads apart
     pd.testing.assert_frame_equal(on_spark, in_process, check_dtype=False)
+
+    from leadscore.cli import app
+
+    monkeypatch.setenv("LEADSCORE_HOME", str(tmp_path / "home"))
+    command = ["score", "--engine", "spark", "--table", str(tmp_path / "table.parquet")]
+    command += ["--out", str(tmp_path / "cli"), "--tracking-uri", uri, "--version", "1"]
+    result = CliRunner().invoke(app, command)  # the session above: one JVM per process
+    assert result.exit_code == 0, result.output
+    assert "scored 400 rows on Spark with lead-scorer/1" in result.output
+    from_cli = pd.read_parquet(tmp_path / "cli").sort_values("id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(from_cli, on_spark)
