@@ -59,7 +59,8 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
 def world_log(tmp_path_factory: pytest.TempPathFactory) -> EventLog:
     world = simulate(SMALL_WORLD)
     log = EventLog(f"sqlite:///{tmp_path_factory.mktemp('spark-world') / 'log.db'}")
-    log.upsert_leads(world.leads)
+    quiet = world.leads.head(1).assign(lead_id="Z-no-events")  # a lead that never acted
+    log.upsert_leads(pd.concat([world.leads, quiet], ignore_index=True))
     log.append_events(world.events)
     log.put_market_rates(world.rates)
     return log
@@ -93,6 +94,7 @@ def test_a_full_build_on_spark_equals_the_pandas_engine_row_for_row(
     assert on_pandas.leads > 200
     assert on_pandas.stored_rows > on_pandas.leads
     expected, actual = _stored_rows(pandas_store), _stored_rows(spark_store)
+    assert (actual["lead_id"] == "Z-no-events").sum() == 1  # its creation row
     assert list(actual.columns) == list(expected.columns)
     assert (actual.dtypes == expected.dtypes).all()
     pd.testing.assert_frame_equal(actual, expected)  # every value, NaN where NaN
