@@ -101,6 +101,7 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> Non
     library_level = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(library_level)
+    logging.captureWarnings(True)  # a library's warning is a JSON line too, not raw stderr
 
 
 class _CommandLogHandler(logging.handlers.RotatingFileHandler):

@@ -112,6 +112,9 @@ def import_lightgbm_without_sklearn() -> None:
 
 
 OPTIMIZED_ENTRY: Final = "leadscore.commands.service"
+SERVER_ENTRY: Final = "leadscore.serve_entry"
+"""What `leadscore serve` re-executes with -O: a module nothing imports (running this one,
+which the CLI's package imports, made runpy print a warning at every start)."""
 """`python -O -m leadscore.commands.service --host H --port P` runs the server."""
 
 
@@ -175,12 +178,8 @@ def run_server(
             [
                 sys.executable,
                 "-O",
-                # runpy warns that the entry module was imported (by leadscore.commands) before
-                # it ran as __main__: harmless here, and not a line a user should read
-                "-W",
-                "ignore::RuntimeWarning:runpy",
                 "-m",
-                OPTIMIZED_ENTRY,
+                SERVER_ENTRY,
                 "--host",
                 chosen_host,
                 "--port",
@@ -461,7 +460,7 @@ def demo_service(settings: Settings, *, serve: bool = True) -> dict[str, str]:
     return tokens
 
 
-def _serve_main(argv: list[str] | None = None) -> None:
+def serve_main(argv: list[str] | None = None) -> None:
     """The optimized server entry (see run_server)."""
     import argparse
 
@@ -477,7 +476,3 @@ def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.add_typer(users_app, name="users")
     app.command()(audit)
-
-
-if __name__ == "__main__":
-    _serve_main()
