@@ -20,6 +20,7 @@ from typing import Any, Final
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sql_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -108,6 +109,9 @@ def install_error_handlers(app: FastAPI) -> None:
     for kind, status in handlers.items():
         app.add_exception_handler(kind, _fixed_status(status))
 
+    for kind, part in _dependency_errors().items():
+        app.add_exception_handler(kind, _dependency_down(part))
+
     @app.exception_handler(ServiceInputError)
     async def bad_value(request: Request, exc: ServiceInputError) -> SafeJSONResponse:
         detail = [{"loc": [exc.location, exc.field], "msg": str(exc), "type": "value_error"}]
@@ -117,6 +121,56 @@ def install_error_handlers(app: FastAPI) -> None:
 def _fixed_status(status: int) -> Callable[[Request, Exception], Any]:
     async def handler(request: Request, exc: Exception) -> SafeJSONResponse:
         return _error(request, status, str(exc))
+
+    return handler
+
+
+DEPENDENCY_RETRY_AFTER_S: Final = 5
+
+
+def _dependency_errors() -> dict[type[Exception], str]:
+    """Exceptions that mean a store cannot be reached, by the part /readyz names: a request
+    that needs it answers 503, not 500 (and nothing is served without it: a queue needs the
+    event log's compliance state, so there is no queue rather than an unchecked one)."""
+    errors: dict[type[Exception], str] = {
+        sql_errors.OperationalError: "event_log",
+        sql_errors.InterfaceError: "event_log",
+        sql_errors.DisconnectionError: "event_log",
+        sql_errors.TimeoutError: "event_log",
+    }
+    try:
+        import redis.exceptions as redis_errors
+    except ImportError:  # no Redis client installed: no Redis online store either
+        return errors
+    errors[redis_errors.ConnectionError] = "feature_store"
+    errors[redis_errors.TimeoutError] = "feature_store"
+    return errors
+
+
+_PART_DOWN: Final = {
+    "event_log": "the event log (database) cannot be reached",
+    "feature_store": "the online feature store cannot be reached",
+}
+
+
+def _dependency_down(part: str) -> Callable[[Request, Exception], Any]:
+    async def handler(request: Request, exc: Exception) -> SafeJSONResponse:
+        # the exception's text names hosts and may quote a statement's values: type only
+        log.warning(
+            "dependency unavailable",
+            extra={
+                "request_id": request_id_of(request),
+                "part": part,
+                "error_type": type(exc).__name__,
+                "path": request.url.path,
+            },
+        )
+        return _error(
+            request,
+            503,
+            f"{_PART_DOWN[part]}; nothing was served from it, retry later",
+            **{"Retry-After": str(DEPENDENCY_RETRY_AFTER_S)},
+        )
 
     return handler
 

@@ -140,6 +140,10 @@ def ingest_records(
         else:
             reason = ALREADY_STORED if kind == "events" else REPEATED_IN_REQUEST
             items.append(ItemResult(position, item_id, lead_id, "duplicate", (reason,)))
+            if kind == "events" and lead_id is not None:
+                # a retry: the first delivery may have been stored and then lost its online
+                # push (the server killed, the online store down); the refresh repeats it
+                touched.append(lead_id)
     return IngestOutcome(
         kind=kind,
         items=items,

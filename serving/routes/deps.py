@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import exc as sql_errors
 
 from serving.auth import Role, User
 from serving.context import ServingContext
 from serving.http import request_id_of
 from serving.metrics import ServingMetrics
+
+log = logging.getLogger("leadscore.serving")
 
 bearer = HTTPBearer(auto_error=False, description="a token from `leadscore users add`")
 
@@ -65,10 +69,15 @@ def optional_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User | None:
     """The active user holding the bearer token, or None (no token, or one that is not valid):
-    for routes anyone may call whose answer says more to some roles."""
+    for routes anyone may call whose answer says more to some roles. When the users table
+    cannot be read (the event log is down) the caller is anonymous: /readyz still answers."""
     if credentials is None:
         return None
-    user = ctx.users.authenticate(credentials.credentials)
+    try:
+        user = ctx.users.authenticate(credentials.credentials)
+    except (sql_errors.OperationalError, sql_errors.InterfaceError, sql_errors.TimeoutError):
+        log.warning("token not checked: the users table cannot be read")
+        return None
     if user is not None:
         request.state.user = user
     return user
