@@ -2,7 +2,8 @@
 
 Error bodies never echo what the client sent (pydantic's `input` and `ctx` are dropped), and a
 bug answers a JSON 500 with the request id while the log keeps only the exception's type and
-stack frames: an exception message can hold a value from the request.
+stack frames: an exception message can hold a value from the request. Logs name the route
+template (`/v1/leads/{lead_id}`), never the path: a CRM may put an email where an id belongs.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def _dependency_down(part: str) -> Callable[[Request, Exception], Any]:
                 "request_id": request_id_of(request),
                 "part": part,
                 "error_type": type(exc).__name__,
-                "path": request.url.path,
+                "route": getattr(request.scope.get("route"), "path", None) or "unmatched",
             },
         )
         return _error(
@@ -279,7 +280,7 @@ class ServingMiddleware:
                     "request_id": request_id,
                     "error_type": type(exc).__name__,
                     "stack": _frames(exc),
-                    "path": scope.get("path"),
+                    "route": getattr(scope.get("route"), "path", None) or "unmatched",
                 },
             )
             if not response_started:
@@ -297,7 +298,6 @@ class ServingMiddleware:
                     "request_id": request_id,
                     "method": method,
                     "route": route,
-                    "path": scope.get("path"),
                     "status": status,
                     "duration_ms": round(seconds * 1000, 2),
                     "user_id": getattr(user, "id", None),

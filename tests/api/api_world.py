@@ -9,6 +9,8 @@ several test folders have a conftest.py, and that import picks whichever was loa
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ from features.build import refresh_online_features
 from features.definitions import FEATURES
 from features.event_log import EventLog
 from features.store import LeadFeatureStore
+from leadscore.logging import JsonFormatter
 from models.calibration import Calibrator
 from models.layout import FeatureLayout
 from models.reasons import LEAD_REASON_TEMPLATES
@@ -340,6 +343,23 @@ def api(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]
             "bad": "ls_not-a-real-token",
         }
         yield Api(client, ctx, tokens, world, home)
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Every log record of the request, as the service writes it (JSON lines)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
 
 
 def next_midday(now: datetime) -> datetime:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
@@ -13,25 +11,6 @@ import pytest
 from api_world import PII_MARKERS, Api, event, new_lead
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from leadscore.logging import JsonFormatter
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """Every log record of the request, as the service writes it (JSON lines)."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
 
 
 def _locs(response: Any) -> list[list[Any]]:

@@ -7,6 +7,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 
-from api_world import api, world  # noqa: E402
+from api_world import api, log_lines, world  # noqa: E402
 
-__all__ = ["api", "world"]
+__all__ = ["api", "log_lines", "world"]
