@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import socket
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-POSTGRES_URL = os.environ.get(
-    "LEADSCORE_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-)
-REDIS_ADDRESS = os.environ.get("LEADSCORE_TEST_REDIS", "127.0.0.1:6379")
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from services import POSTGRES_URL, REDIS_ADDRESS, reachable  # noqa: E402
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh schema in the test database, dropped afterwards."""
-    if not _reachable("127.0.0.1", 5432):
+    if not reachable("127.0.0.1", 5432):
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (start it to run this test)")
     schema = f"it_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_URL)
@@ -44,6 +34,6 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture
 def redis_address() -> str:
     host, port = REDIS_ADDRESS.split(":")
-    if not _reachable(host, int(port)):
+    if not reachable(host, int(port)):
         pytest.skip(f"Redis is not reachable on {REDIS_ADDRESS} (start it to run this test)")
     return REDIS_ADDRESS

@@ -29,7 +29,7 @@ from serving.config import ServingConfig
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api_world import event, new_lead, queue_at, write_world  # noqa: E402
-from conftest import POSTGRES_URL, REDIS_ADDRESS, _reachable  # noqa: E402
+from services import POSTGRES_URL, REDIS_ADDRESS, reachable  # noqa: E402
 from tcp_cut import CuttableTcp  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -51,10 +51,10 @@ class Deps:
 
 @pytest.fixture(scope="module")
 def deps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deps]:
-    if not _reachable("127.0.0.1", 5432):
+    if not reachable("127.0.0.1", 5432):
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (start it to run this test)")
     redis_host, redis_port = REDIS_ADDRESS.split(":")
-    if not _reachable(redis_host, int(redis_port)):
+    if not reachable(redis_host, int(redis_port)):
         pytest.skip(f"Redis is not reachable on {REDIS_ADDRESS} (start it to run this test)")
     root = tmp_path_factory.mktemp("down")
     schema = f"down_{uuid.uuid4().hex[:10]}"
