@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     tokens = _tokens(args.home)
     leads = known_leads(args.home)
     load_before = os.getloadavg()
-    server = start_server(args.home)
+    server = start_server(args.home, tokens["admin"])
     try:
         client_share = measure_client_share(server.port)
         one = measure_one_event_rate(

@@ -320,9 +320,9 @@ class Server:
                 self.process.wait(timeout=15)
 
 
-def start_server(home: Path, *, deadline_s: float = 180) -> Server:
+def start_server(home: Path, admin_token: str, *, deadline_s: float = 180) -> Server:
     """`leadscore serve` on a free loopback port; returns once /readyz answers 200 and the
-    background warm-up (contract checks) is done."""
+    background warm-up (contract checks) is done (an admin's /readyz shows the warm-up)."""
     port = _free_port()
     log = (home / "serve.log").open("wb")
     clock = time.perf_counter()
@@ -340,7 +340,7 @@ def start_server(home: Path, *, deadline_s: float = 180) -> Server:
                 f"the server exited ({process.returncode}); see {home / 'serve.log'}"
             )
         try:
-            client = Client(port)
+            client = Client(port, admin_token)
             status, body, _, _ = client.request("GET", "/readyz")
             client.close()
         except OSError:
@@ -614,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     tokens = _tokens(args.home)
     leads = open_leads(args.home)
     load_before = os.getloadavg()
-    server = start_server(args.home)
+    server = start_server(args.home, tokens["admin"])
     try:
         queue = measure_queue(server.port, tokens["officer"])
         client_share = measure_client_share(server.port)
