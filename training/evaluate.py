@@ -29,9 +29,8 @@ from training.intervals import (
     Interval,
     LeadResamples,
     WeightedMetric,
-    bootstrap_values,
     evidence_of,
-    percentile_interval,
+    metric_intervals,
     weighted_average_precision,
     weighted_calibration_error,
     weighted_lift,
@@ -261,15 +260,12 @@ def evaluate_methods(
             y, scores, rank, capacity_rows, tiebreak, probability=method.probability
         )
         weighted.update({(name, metric): f for metric, f in found.items()})
-    unit = np.ones((1, len(y)))
     sampler = LeadResamples(leads, len(y), resamples, seed)
-    values = bootstrap_values(weighted, sampler)
     frames: dict[str, dict[str, dict[str, float]]] = {
         part: {name: dict.fromkeys(METRICS, np.nan) for name in methods}
         for part in ("table", "low", "high", "usable")
     }
-    for (name, metric), f in weighted.items():
-        found_interval = percentile_interval(float(f(unit)[0]), values[name, metric])
+    for (name, metric), found_interval in metric_intervals(weighted, sampler).items():
         frames["table"][name][metric] = found_interval.estimate
         frames["low"][name][metric] = found_interval.low
         frames["high"][name][metric] = found_interval.high

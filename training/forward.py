@@ -45,9 +45,9 @@ from training.intervals import (
     Interval,
     LeadResamples,
     WeightedMetric,
-    bootstrap_values,
+    difference,
     evidence_of,
-    percentile_interval,
+    metric_intervals,
     weighted_average_precision,
     weighted_mean,
     weighted_roc_auc,
@@ -439,25 +439,19 @@ def window_metrics(
             weighted[method, "brier"] = weighted_mean((scores - y) ** 2)
     for baseline in (b for b in COMPARED if b in methods and MODEL in methods):
         for metric in PAIRED_METRICS:
-            weighted[f"{MODEL}-{baseline}", metric] = _difference(
+            weighted[f"{MODEL}-{baseline}", metric] = difference(
                 weighted[MODEL, metric], weighted[baseline, metric]
             )
-    unit = np.ones((1, len(y)))
-    values = bootstrap_values(weighted, LeadResamples(leads, len(y), resamples, seed))
+    sampler = LeadResamples(leads, len(y), resamples, seed)
     intervals: dict[str, dict[str, Interval]] = {}
     differences: dict[str, dict[str, Interval]] = {}
-    for (name, metric), f in weighted.items():
-        found = percentile_interval(float(f(unit)[0]), values[name, metric])
+    for (name, metric), found in metric_intervals(weighted, sampler).items():
         if name.startswith(f"{MODEL}-"):
             differences.setdefault(name.removeprefix(f"{MODEL}-"), {})[metric] = found
         else:
             intervals.setdefault(name, {})[metric] = found
     applications = captures[methods[0]].applications if methods else 0
     return ForwardFigures(intervals, differences, captures, evidence_of(y, leads), applications)
-
-
-def _difference(a: WeightedMetric, b: WeightedMetric) -> WeightedMetric:
-    return lambda weights: a(weights) - b(weights)
 
 
 @dataclass

@@ -253,6 +253,23 @@ def percentile_interval(
     return Interval(estimate, float(low), float(high), len(usable), len(values), confidence)
 
 
+def metric_intervals(
+    metrics: Mapping[K, WeightedMetric], resamples: LeadResamples
+) -> dict[K, Interval]:
+    """Each metric's estimate (every row weighted 1) with its interval over the resamples."""
+    unit = np.ones((1, len(resamples.codes)))
+    values = bootstrap_values(metrics, resamples)
+    return {
+        name: percentile_interval(float(metric(unit)[0]), values[name])
+        for name, metric in metrics.items()
+    }
+
+
+def difference(first: WeightedMetric, second: WeightedMetric) -> WeightedMetric:
+    """first - second on the same weights (a paired comparison when resampled together)."""
+    return lambda weights: first(weights) - second(weights)
+
+
 def clustered_interval(
     metric: WeightedMetric,
     n_rows: int,
@@ -266,9 +283,7 @@ def clustered_interval(
     metric: built from the slice's labels and scores (``weighted_roc_auc(labels, scores)``, ...);
     its value at unit weights is the estimate.
     """
-    estimate = float(metric(np.ones((1, n_rows)))[0])
-    values = bootstrap_values({"m": metric}, LeadResamples(leads, n_rows, resamples, seed))["m"]
-    return percentile_interval(estimate, values)
+    return metric_intervals({"m": metric}, LeadResamples(leads, n_rows, resamples, seed))["m"]
 
 
 def paired_interval(
@@ -282,7 +297,6 @@ def paired_interval(
 ) -> Interval:
     """challenger - champion on the same rows, each resample drawing the same leads for both."""
 
-    def difference(weights: np.ndarray) -> np.ndarray:
-        return challenger(weights) - champion(weights)
-
-    return clustered_interval(difference, n_rows, leads, resamples=resamples, seed=seed)
+    return clustered_interval(
+        difference(challenger, champion), n_rows, leads, resamples=resamples, seed=seed
+    )
