@@ -320,20 +320,30 @@ class Server:
                 self.process.wait(timeout=15)
 
 
-def start_server(home: Path, admin_token: str, *, deadline_s: float = 180) -> Server:
+def start_server(
+    home: Path,
+    admin_token: str,
+    *,
+    deadline_s: float = 180,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+) -> Server:
     """`leadscore serve` on a free loopback port; returns once /readyz answers 200 and the
-    background warm-up (contract checks) is done (an admin's /readyz shows the warm-up)."""
+    background warm-up (contract checks) is done in each of the workers (an admin's /readyz
+    shows the warm-up and the answering process; new connections reach different workers)."""
     port = _free_port()
     log = (home / "serve.log").open("wb")
     clock = time.perf_counter()
     process = subprocess.Popen(
-        [_leadscore(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=_env(home, LEADSCORE_LOG_LEVEL="WARNING"),
+        [_leadscore(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--workers", str(workers)],
+        env=env or _env(home, LEADSCORE_LOG_LEVEL="WARNING"),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     ready_s: float | None = None
     state: dict[str, Any] = {}
+    warm: set[int] = set()
     while time.perf_counter() - clock < deadline_s:
         if process.poll() is not None:
             raise RuntimeError(
@@ -350,10 +360,13 @@ def start_server(home: Path, admin_token: str, *, deadline_s: float = 180) -> Se
         if status == 200 and ready_s is None:
             ready_s = time.perf_counter() - clock
         if ready_s is not None and state.get("warm", {}).get("contracts"):
-            break
+            warm.add(int(state.get("process_id", 0)))
+            if len(warm) >= workers:
+                break
         time.sleep(0.05)
     else:
-        process.terminate()
+        process.kill()
+        process.wait(timeout=15)
         raise RuntimeError(f"the server was not ready within {deadline_s:.0f} s: {state}")
     return Server(
         process,

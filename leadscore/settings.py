@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         description="officers' time zone: the queue's date is a day there; calls made today "
         "count from its midnight",
     )
+    model_poll_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="seconds between a serving process's looks at the registry alias; when it "
+        "moves, the process loads the new version (0: only at start-up and on reload)",
+    )
     feature_cache_ttl_s: float = Field(
         default=60.0,
         ge=0,

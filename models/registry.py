@@ -110,6 +110,20 @@ def log_scorer(
         )
 
 
+def alias_version(
+    tracking_uri: str, alias: str = CHAMPION_ALIAS, *, model_name: str = REGISTERED_MODEL_NAME
+) -> str | None:
+    """The version the alias points at now, or None when it points nowhere (one registry read:
+    cheap enough for every serving process to ask every few seconds)."""
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        return str(client.get_model_version_by_alias(model_name, alias).version)
+    except mlflow.exceptions.MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
+
+
 def load_scorer(
     tracking_uri: str,
     alias: str = CHAMPION_ALIAS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Final
+from typing import Any, Final
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -63,6 +63,7 @@ def create_app(
             )
             await run_in_threadpool(ctx.start)
         app.state.ctx = ctx
+        ctx.on_model_change = metrics.set_model
         current = ctx.model.current
         metrics.set_model(None if current is None else current.version)
         try:
@@ -99,4 +100,31 @@ def create_app(
     ):
         app.include_router(router)
     install_web(app, config)
+    _document_parse_errors(app)
     return app
+
+
+def _document_parse_errors(app: FastAPI) -> None:
+    """Every operation with a body may answer 400 (a body that is not JSON at all: FastAPI's
+    own answer, before validation); the generated OpenAPI says so."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    if isinstance(operation, dict) and "requestBody" in operation:
+                        operation.setdefault("responses", {}).setdefault(
+                            "400", {"description": "the body could not be read as JSON"}
+                        )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

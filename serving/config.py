@@ -29,6 +29,9 @@ class ServingConfig:
     redis_url: str = "127.0.0.1:6379"
     model_name: str = "lead-scorer"
     model_alias: str = "champion"
+    model_poll_s: float = 0.0
+    """Seconds between looks at the registry alias: when it moves to another version, this
+    process loads it (each worker on its own, so all follow a promotion); 0 disables."""
     officer_capacity: int = 40
     compensation_bps: float = 100.0
     rank_by: Literal["probability", "expected_value"] = "probability"

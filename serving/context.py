@@ -15,7 +15,13 @@ from serving.audit import AuditLog
 from serving.auth import UserStore
 from serving.config import ServingConfig
 from serving.db import create_serving_tables
-from serving.model import ModelHolder, ModelLoadError, ScorerLoader, registry_loader
+from serving.model import (
+    ModelHolder,
+    ModelLoadError,
+    ScorerLoader,
+    registry_alias_resolver,
+    registry_loader,
+)
 from serving.online import OnlineFeatureCache
 
 if TYPE_CHECKING:
@@ -61,7 +67,10 @@ class ServingContext:
         self.model = ModelHolder(
             loader or registry_loader(config.tracking_uri, config.model_name),
             alias=config.model_alias,
+            resolver=registry_alias_resolver(config.tracking_uri, config.model_name),
         )
+        self.on_model_change: Callable[[str], None] | None = None
+        """Told the new version when the alias follower swaps the model (the app's metrics)."""
         self.write_lock = threading.Lock()
         """Serializes event-log writes (idempotence by id is check-then-insert) and online
         pushes; contract checks run outside it."""
@@ -81,6 +90,8 @@ class ServingContext:
         self._timed("model", self._load_model)
         if self.config.warm_up:
             self._background("warm_contracts", self._warm_contracts)
+        if self.config.model_poll_s > 0:
+            self._daemon("follow-model", self._follow_model_alias, self.config.model_poll_s)
         ttl, keep = self.config.feature_cache_ttl_s, self.config.feature_cache_keep_warm_s
         if ttl > 0 and keep > 0:
             thread = threading.Thread(
@@ -90,6 +101,35 @@ class ServingContext:
                 daemon=True,
             )
             thread.start()
+
+    def _daemon(self, name: str, loop: Callable[[float], None], every_s: float) -> None:
+        thread = threading.Thread(
+            target=loop, args=(every_s,), name=f"leadscore-{name}", daemon=True
+        )
+        thread.start()
+
+    def _follow_model_alias(self, every_s: float) -> None:
+        """Every worker looks at the registry alias on its own: a promotion (or rollback)
+        reaches all of them within every_s, with no restart and no message between them."""
+        while not self._stopping.wait(every_s):
+            try:
+                loaded = self.model.follow_alias()
+            except ModelLoadError as exc:
+                log.warning(
+                    "the alias moved to a model that failed to load; the old one keeps serving",
+                    extra={"error": str(exc)},
+                )
+                continue
+            except Exception as exc:  # noqa: BLE001 - the registry may be down; look again
+                log.warning(
+                    "could not read the model registry's alias",
+                    extra={"error": f"{type(exc).__name__}"},
+                )
+                continue
+            if loaded is not None:
+                log.info("model follows the alias", extra={"model_version": loaded.version})
+                if self.on_model_change is not None:
+                    self.on_model_change(loaded.version)
 
     def _keep_features_warm(self, ttl_s: float, keep_s: float) -> None:
         """Refresh-ahead: every quarter TTL, re-read recently used leads due within half a TTL."""

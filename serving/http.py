@@ -96,7 +96,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> SafeJSONResponse:
-        return _error(request, exc.status_code, exc.detail, **(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return _error(request, exc.status_code, exc.detail, **headers)
 
     handlers: dict[type[Exception], int] = {
         LeadNotFoundError: 404,
@@ -117,6 +120,21 @@ def install_error_handlers(app: FastAPI) -> None:
     async def bad_value(request: Request, exc: ServiceInputError) -> SafeJSONResponse:
         detail = [{"loc": [exc.location, exc.field], "msg": str(exc), "type": "value_error"}]
         return _error(request, 422, detail)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path (Starlette names only the first route's,
+    and GET and POST /v1/users are two routes): each method is tried against the routes."""
+    from starlette.routing import BaseRoute, Match
+
+    routes: list[BaseRoute] = request.app.router.routes
+    return [
+        method
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 def _fixed_status(status: int) -> Callable[[Request, Exception], Any]:

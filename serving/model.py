@@ -23,6 +23,13 @@ if TYPE_CHECKING:
 ScorerLoader = Callable[[str | None, str | None], "LeadScorer"]
 """(alias, version) -> a LeadScorer; exactly one of them is given."""
 
+AliasResolver = Callable[[str], str | None]
+"""alias -> the registry version it points at now (None: it points nowhere)."""
+
+RETRY_FAILED_AFTER_LOOKS = 10
+"""An alias version that failed to load is tried again after this many looks (a corrupt model
+is not reloaded every few seconds; a registry that was briefly down is)."""
+
 MAX_ERROR_CHARS = 300
 
 
@@ -60,6 +67,15 @@ def registry_loader(tracking_uri: str, model_name: str) -> ScorerLoader:
     return load
 
 
+def registry_alias_resolver(tracking_uri: str, model_name: str) -> AliasResolver:
+    def resolve(alias: str) -> str | None:
+        from models.registry import alias_version
+
+        return alias_version(tracking_uri, alias, model_name=model_name)
+
+    return resolve
+
+
 def _check(scorer: LeadScorer) -> None:
     """Refuse a scorer that needs a feature serving cannot give; warm LightGBM's first call."""
     unknown = [n for n in scorer.feature_names if n not in FEATURE_NAMES]
@@ -76,12 +92,22 @@ def _check(scorer: LeadScorer) -> None:
 class ModelHolder:
     """The current model; reload() swaps it only after the new one loaded and passed checks."""
 
-    def __init__(self, loader: ScorerLoader, *, alias: str = "champion") -> None:
+    def __init__(
+        self,
+        loader: ScorerLoader,
+        *,
+        alias: str = "champion",
+        resolver: AliasResolver | None = None,
+    ) -> None:
         self._loader = loader
+        self._resolver = resolver
         self.alias = alias
         self._current: LoadedModel | None = None
         self._reload_lock = threading.Lock()
         self.last_error: str | None = None
+        self._alias_version: str | None = None
+        """The alias's version when it was last loaded (or last failed to load)."""
+        self._looks_since_failure = 0
 
     @property
     def current(self) -> LoadedModel | None:
@@ -118,7 +144,29 @@ class ModelHolder:
             loaded = LoadedModel(scorer=scorer, source=source, loaded_at=datetime.now(UTC))
             self._current = loaded  # one reference assignment: atomic for readers
             self.last_error = None
+            if chosen_alias == self.alias:
+                self._alias_version = loaded.version.rsplit("/", 1)[-1]
             return loaded
+
+    def follow_alias(self) -> LoadedModel | None:
+        """Load the configured alias again if it moved since this process last loaded it;
+        None when it did not. A version pinned by a reload stays until the alias moves. On a
+        failure the current model keeps serving (ModelLoadError), and that version is tried
+        again only after RETRY_FAILED_AFTER_LOOKS looks."""
+        if self._resolver is None:
+            return None
+        version = self._resolver(self.alias)
+        if version is None or version == self._alias_version:
+            if version is not None and self.last_error is not None:
+                self._looks_since_failure += 1
+                if self._looks_since_failure >= RETRY_FAILED_AFTER_LOOKS:
+                    self._alias_version = None  # look again at the next call
+            return None
+        try:
+            return self.load(alias=self.alias)
+        except ModelLoadError:
+            self._alias_version, self._looks_since_failure = version, 0
+            raise
 
 
 def _describe(exc: BaseException) -> str:

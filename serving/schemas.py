@@ -8,12 +8,29 @@ rejected with its reasons while the others are stored.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from serving.config import MAX_BATCH_ITEMS
+
+_NUMBER = re.compile(r"\s*[+-]?\d+(\.\d*)?([eE][+-]?\d+)?\s*")
+
+
+def _not_a_number(value: object) -> object:
+    """Refuse numbers where a date or time belongs: pydantic would read '0.5' as a Unix time."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError(
+            "expected an ISO 8601 date or date-time (2026-12-03T15:00:00Z), not a number"
+        )
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_not_a_number)]
+"""A date-time in ISO 8601 (the offset is checked where it is used)."""
+IsoDate = Annotated[date, BeforeValidator(_not_a_number)]
 
 Strict = ConfigDict(extra="forbid")
 LeadId = Annotated[

@@ -512,6 +512,16 @@ def infer_recipe(
             attribute = protected[column]
             law = f"{'proxy for ' if attribute.proxy else ''}{attribute.name} ({attribute.law})"
             if not allow_protected:
+                groups = _blank_placeholders(sample[column]).dropna()
+                if _looks_like_contact_details(column, groups) or (
+                    groups.nunique() > MAX_CATEGORIES
+                ):
+                    # one group per person: nothing to audit, and the groups' names would
+                    # print personal data in the report and the MLflow run
+                    report.protected[column] = (
+                        f"{law}: not a feature; personal identifiers, not audit groups"
+                    )
+                    continue
                 report.protected[column] = f"{law}: not a feature; kept for the fairness audit"
                 audit.append(column)
                 continue

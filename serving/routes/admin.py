@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from serving.auth import UserError, UserExistsError, UserNotFoundError
 from serving.routes.deps import UNAUTHORIZED, AdminUser, Ctx
-from serving.schemas import NewUserOut, UserIn, UserOut
+from serving.schemas import IsoDateTime, NewUserOut, UserIn, UserOut
 from serving.service import ServiceInputError
 
 router = APIRouter(prefix="/v1", tags=["admin"], responses=UNAUTHORIZED)
@@ -21,7 +21,12 @@ def list_users(ctx: Ctx, _user: AdminUser) -> Any:
     return [u.to_dict() for u in ctx.users.list()]
 
 
-@router.post("/users", response_model=NewUserOut, status_code=201)
+@router.post(
+    "/users",
+    response_model=NewUserOut,
+    status_code=201,
+    responses={409: {"description": "a user of that name exists"}},
+)
 def add_user(body: UserIn, ctx: Ctx, _user: AdminUser) -> Any:
     """Create a user; its token is in this answer only (only a hash is stored)."""
     try:
@@ -41,7 +46,9 @@ def add_user(body: UserIn, ctx: Ctx, _user: AdminUser) -> Any:
     return {"user": user.to_dict(), "token": token}
 
 
-@router.delete("/users/{name}", response_model=UserOut)
+@router.delete(
+    "/users/{name}", response_model=UserOut, responses={404: {"description": "no such user"}}
+)
 def revoke_user(
     name: Annotated[str, Path(min_length=1, max_length=100)], ctx: Ctx, _user: AdminUser
 ) -> Any:
@@ -54,7 +61,7 @@ def read_audit(
     ctx: Ctx,
     _user: AdminUser,
     lead_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601 with offset")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="ISO 8601 with offset")] = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Any:

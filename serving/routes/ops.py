@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from serving.auth import Role
 from serving.context import public_readiness
@@ -20,7 +20,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "not ready; checks name the part"}})
+@router.get(
+    "/readyz",
+    responses={503: {"description": "not ready; checks name the part"}},
+    # anyone may probe; a token (optional) shows an admin the reasons
+    openapi_extra={"security": [{}, {"HTTPBearer": []}]},
+)
 async def readyz(ctx: Ctx, user: MaybeUser) -> Response:
     """Ready when a model is loaded and the event log and online store answer.
 
@@ -32,7 +37,7 @@ async def readyz(ctx: Ctx, user: MaybeUser) -> Response:
     return SafeJSONResponse(body, status_code=200 if state["ready"] else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(registry: Metrics) -> Response:
     """Prometheus metrics: requests, latencies, scores served, the model version."""
     return Response(registry.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

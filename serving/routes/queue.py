@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,7 +10,7 @@ from fastapi.responses import Response
 
 from serving.http import SafeJSONResponse
 from serving.routes.deps import UNAUTHORIZED, CrmOrOfficer, Ctx, Metrics, RequestId
-from serving.schemas import QueueOut
+from serving.schemas import IsoDate, IsoDateTime, QueueOut
 from serving.service import Timings, officer_queue
 
 router = APIRouter(prefix="/v1/queue", tags=["queue"], responses=UNAUTHORIZED)
@@ -40,11 +39,11 @@ async def get_queue(
         ),
     ] = None,
     day: Annotated[
-        date | None,
+        IsoDate | None,
         Query(alias="date", description="work day (YYYY-MM-DD) in the workday time zone"),
     ] = None,
     at: Annotated[
-        datetime | None,
+        IsoDateTime | None,
         Query(description="build the queue at this instant (ISO 8601 with offset); default now"),
     ] = None,
 ) -> Response:

@@ -212,3 +212,45 @@ def test_fuzzed_outcomes_are_accepted_or_rejected_never_a_server_error(
 ) -> None:
     response = api.post("/v1/leads/L14/outcomes", "officer", json=outcome)
     assert response.status_code in (200, 422), response.text[:300]
+
+
+# What Schemathesis (benchmarks/bench_schemathesis.py) found against the live OpenAPI.
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/v1/audit?since=0.5", "since"),
+        ("/v1/audit?since=1733238000", "since"),
+        ("/v1/queue?officer=lo-01&at=12.5", "at"),
+        ("/v1/queue?officer=lo-01&date=20261203", "date"),
+    ],
+)
+def test_a_number_is_not_a_date_or_time(api: Api, path: str, field: str) -> None:
+    response = api.get(path, "admin" if "audit" in path else "crm")
+    assert ["query", field] in _locs(response)
+    assert "ISO 8601" in response.text
+
+
+def test_a_method_the_path_does_not_take_answers_405_listing_every_one_it_does(api: Api) -> None:
+    response = api.client.put("/v1/users", headers=api.headers("admin"))
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.json()["detail"] == "Method Not Allowed"
+
+
+def test_the_openapi_documents_what_the_routes_answer(api: Api) -> None:
+    schema = api.client.get("/openapi.json").json()
+    bodies = [
+        (path, method, op)
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+        if "requestBody" in op
+    ]
+    assert bodies
+    for path, method, op in bodies:
+        assert "400" in op["responses"], f"{method.upper()} {path}"
+    assert {} in schema["paths"]["/readyz"]["get"]["security"]  # anyone may probe
+    assert "text/plain" in schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert "409" in schema["paths"]["/v1/users"]["post"]["responses"]
+    assert "404" in schema["paths"]["/v1/users/{name}"]["delete"]["responses"]

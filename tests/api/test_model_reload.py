@@ -71,3 +71,57 @@ def test_a_reload_body_with_an_unknown_field_is_refused(api: Api) -> None:
     response = api.post("/v1/model/reload", "admin", json={"versoin": "2"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "versoin"]
+
+
+def _move_champion(api: Api, version: str) -> None:
+    import mlflow
+
+    uri = api.ctx.config.tracking_uri
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.set_registered_model_alias("lead-scorer", "champion", version)
+
+
+def test_the_process_follows_the_champion_alias_and_keeps_a_pinned_version(api: Api) -> None:
+    """What each worker's follower thread does every LEADSCORE_MODEL_POLL_S seconds."""
+    holder = api.ctx.model
+    other, good = api.world.versions["other"], api.world.versions["good"]
+    assert holder.follow_alias() is None  # the alias has not moved
+    try:
+        _move_champion(api, other)
+        followed = holder.follow_alias()
+        assert followed is not None
+        assert followed.version == f"lead-scorer/{other}"
+        assert _served_version(api) == f"lead-scorer/{other}"
+        assert holder.follow_alias() is None
+        pinned = api.post("/v1/model/reload", "admin", json={"version": good})
+        assert pinned.status_code == 200
+        assert holder.follow_alias() is None  # a pin stays until the alias moves again
+        assert _served_version(api) == f"lead-scorer/{good}"
+    finally:
+        _move_champion(api, good)
+        holder.follow_alias()
+    assert _served_version(api) == "lead-scorer/1"
+
+
+def test_a_champion_that_fails_to_load_is_not_followed_nor_retried_at_every_look(
+    api: Api,
+) -> None:
+    import pytest
+
+    from serving.model import RETRY_FAILED_AFTER_LOOKS, ModelLoadError
+
+    holder = api.ctx.model
+    try:
+        _move_champion(api, api.world.versions["broken"])
+        with pytest.raises(ModelLoadError):
+            holder.follow_alias()
+        assert _served_version(api) == "lead-scorer/1"
+        for _ in range(RETRY_FAILED_AFTER_LOOKS):
+            assert holder.follow_alias() is None  # not loaded again on every look
+        with pytest.raises(ModelLoadError):
+            holder.follow_alias()  # ... but again after a while
+        assert _served_version(api) == "lead-scorer/1"
+    finally:
+        _move_champion(api, api.world.versions["good"])
+        holder.follow_alias()
+    assert _served_version(api) == "lead-scorer/1"

@@ -34,6 +34,7 @@ REDIS_DB = 13
 """A Redis database of this test's own: Feast's keys and the rate-limit counters go there and
 are deleted afterwards."""
 RATE_LIMIT = 20
+MODEL_POLL_S = 1.0
 
 
 def _free_port() -> int:
@@ -49,6 +50,7 @@ class Production:
     event_log: EventLog
     feature_store: LeadFeatureStore
     log_file: Path
+    versions: dict[str, str]
 
 
 @pytest.fixture
@@ -60,7 +62,7 @@ def production(tmp_path: Path, postgres_url: str, redis_address: str) -> Iterato
     redis_url = f"{redis_address},db={REDIS_DB}"
     store = LeadFeatureStore(tmp_path / "feast", online_store="redis", redis_url=redis_url)
     now = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
-    write_world(tmp_path, now, event_log_url=postgres_url, feature_store=store)
+    world = write_world(tmp_path, now, event_log_url=postgres_url, feature_store=store)
     log = EventLog(postgres_url)
     create_serving_tables(log.engine)
     users = UserStore(log.engine)
@@ -81,6 +83,7 @@ def production(tmp_path: Path, postgres_url: str, redis_address: str) -> Iterato
         LEADSCORE_REDIS_URL=redis_url,
         LEADSCORE_RATE_LIMIT=f"{RATE_LIMIT}/minute",
         LEADSCORE_LOG_LEVEL="WARNING",
+        LEADSCORE_MODEL_POLL_S=str(MODEL_POLL_S),
     )
     server_port = _free_port()
     log_file = tmp_path / "serve.log"
@@ -98,7 +101,7 @@ def production(tmp_path: Path, postgres_url: str, redis_address: str) -> Iterato
         process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=output, stderr=output)
     try:
         _wait_ready(server_port, process, log_file)
-        yield Production(server_port, tokens, log, store, log_file)
+        yield Production(server_port, tokens, log, store, log_file, world.versions)
     finally:
         process.terminate()
         try:
@@ -172,7 +175,7 @@ def _two_workers(production: Production) -> tuple[Worker, Worker]:
     pytest.fail(f"for 120 s every connection reached one worker process: {sorted(by_pid)}")
 
 
-def test_two_workers_share_the_event_log_online_store_and_rate_limit(
+def test_two_workers_share_the_event_log_online_store_rate_limit_and_champion(
     production: Production,
 ) -> None:
     a, b = _two_workers(production)
@@ -218,3 +221,31 @@ def test_two_workers_share_the_event_log_online_store_and_rate_limit(
     assert statuses.count(429) == RATE_LIMIT
     # (and each connection stayed with its worker throughout)
     assert [w.call("GET", "/readyz", "admin")[1]["process_id"] for w in (a, b)] == [a.pid, b.pid]
+
+    # a promotion reaches every worker without a restart; a corrupt champion reaches none
+    import mlflow
+
+    uri = f"sqlite:///{production.log_file.parent / 'mlflow.db'}"
+    registry = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    assert _served(a, b) == {"lead-scorer/1"}
+    other, broken = production.versions["other"], production.versions["broken"]
+    registry.set_registered_model_alias("lead-scorer", "champion", other)
+    _wait_for(lambda: _served(a, b) == {f"lead-scorer/{other}"}, MODEL_POLL_S * 20)
+    registry.set_registered_model_alias("lead-scorer", "champion", broken)
+    _wait_for(lambda: all(w.call("GET", "/v1/model", "admin")[1]["last_error"] for w in (a, b)),
+              MODEL_POLL_S * 20)  # fmt: skip
+    assert _served(a, b) == {f"lead-scorer/{other}"}
+    registry.set_registered_model_alias("lead-scorer", "champion", "1")
+    _wait_for(lambda: _served(a, b) == {"lead-scorer/1"}, MODEL_POLL_S * 20)
+
+
+def _served(*workers: Worker) -> set[str]:
+    return {str(w.call("GET", "/v1/model", "admin")[1]["model_version"]) for w in workers}
+
+
+def _wait_for(condition: Any, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout_s:.0f} s")
+        time.sleep(0.2)
