@@ -221,6 +221,7 @@ class ServingContext:
             "ready": all(v == "ok" for v in checks.values()),
             "checks": checks,
             "model_version": None if current is None else current.version,
+            "model_last_error": self.model.last_error,
             "process_id": os.getpid(),
             "warm": dict(self.warm),
             "start_seconds": dict(self.start_seconds),

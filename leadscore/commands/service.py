@@ -114,6 +114,8 @@ def import_lightgbm_without_sklearn() -> None:
 
 OPTIMIZED_ENTRY: Final = "leadscore.commands.service"
 SERVER_ENTRY: Final = "leadscore.serve_entry"
+KEEP_ALIVE_S: Final = 75
+"""Seconds an idle keep-alive connection stays open (uvicorn's default is 5)."""
 """What `leadscore serve` re-executes with -O: a module nothing imports (running this one,
 which the CLI's package imports, made runpy print a warning at every start)."""
 """`python -O -m leadscore.commands.service --host H --port P` runs the server."""
@@ -207,6 +209,9 @@ def run_server(
         log_config=None,
         access_log=False,
         log_level=settings.log_level.lower(),
+        # longer than a load balancer's idle timeout (60 s is common), so the balancer, not
+        # the worker, closes an idle connection and never sends on one the worker just closed
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
 
 
