@@ -95,6 +95,9 @@ sequences_table = Table(
 writers take numbers in commit order (a database sequence would not)."""
 
 _EVENTS_SEQ = sequences_table.c.name == "events"
+_LEAD_WRITES = sequences_table.c.name == "lead_writes"
+"""Counts transactions that wrote lead records: with the newest event seq, a stamp of the
+event log's state (serving's queue cache reuses a queue while the stamp allows)."""
 
 lead_feature_state_table = Table(
     "lead_feature_state",
@@ -226,6 +229,8 @@ class EventLog:
             if conn.execute(select(sequences_table.c.last).where(_EVENTS_SEQ)).first() is None:
                 last = conn.execute(select(func.max(events_table.c.seq))).scalar()
                 conn.execute(sequences_table.insert(), {"name": "events", "last": last or 0})
+            if conn.execute(select(sequences_table.c.last).where(_LEAD_WRITES)).first() is None:
+                conn.execute(sequences_table.insert(), {"name": "lead_writes", "last": 0})
 
     def _add_event_seq(self) -> None:
         """Event logs written before events had a seq get one, in arrival order."""
@@ -320,6 +325,9 @@ class EventLog:
         known = self._existing(conn, leads_table.c.lead_id, [r["lead_id"] for r in rows])
         new_rows = [r for r in rows if r["lead_id"] not in known]
         old_rows = [r for r in rows if r["lead_id"] in known]
+        conn.execute(
+            sequences_table.update().where(_LEAD_WRITES).values(last=sequences_table.c.last + 1)
+        )
         if new_rows:
             conn.execute(leads_table.insert(), new_rows)
         for row in old_rows:
@@ -514,6 +522,31 @@ class EventLog:
         """The newest committed event's seq (0 when there is none)."""
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.max(events_table.c.seq))).scalar() or 0)
+
+    def change_stamp(self) -> tuple[int, int]:
+        """(newest committed event seq, lead-writing transactions so far): equal stamps mean
+        no event and no lead record was written in between (one read of two counter rows)."""
+        with self.engine.connect() as conn:
+            rows = dict(
+                conn.execute(
+                    select(sequences_table.c.name, sequences_table.c.last).where(
+                        sequences_table.c.name.in_(("events", "lead_writes"))
+                    )
+                ).all()
+            )
+        return int(rows.get("events", 0)), int(rows.get("lead_writes", 0))
+
+    def officer_events_after(self, officer_id: str, seq: int) -> bool:
+        """Whether an event with a seq above this one belongs to one of the officer's leads:
+        reads only the events that arrived since (the seq index), not the officer's history."""
+        officers_leads = select(leads_table.c.lead_id).where(leads_table.c.officer_id == officer_id)
+        query = (
+            select(events_table.c.seq)
+            .where(events_table.c.seq > seq, events_table.c.lead_id.in_(officers_leads))
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
 
     def lead_id_ranges(self, leads_per_range: int) -> list[tuple[str, str]]:
         """Inclusive lead_id ranges of about this many leads each, in id order."""

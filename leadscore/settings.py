@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         description="seconds between a serving process's looks at the registry alias; when it "
         "moves, the process loads the new version (0: only at start-up and on reload)",
     )
+    queue_cache_entries: int = Field(
+        default=512,
+        ge=0,
+        description="built queues a serving process keeps and reuses while no event of the "
+        "officer's leads and no lead record arrived (0: build every queue)",
+    )
     feature_cache_ttl_s: float = Field(
         default=60.0,
         ge=0,

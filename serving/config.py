@@ -44,6 +44,9 @@ class ServingConfig:
     """Leads read in this many seconds are re-read in the background before their entries
     expire (0: no refresh-ahead)."""
     top_reasons: int = 3
+    queue_cache_entries: int = 512
+    """Built queues this process keeps for reuse while nothing they depend on changed
+    (serving/queue_cache.py); 0: build every queue from scratch."""
     max_body_bytes: int = MAX_BODY_BYTES
     rate_limit: str = DEFAULT_RATE_LIMIT
     """Requests per token (per client address without one), in the `limits` notation

@@ -23,6 +23,7 @@ from serving.model import (
     registry_loader,
 )
 from serving.online import OnlineFeatureCache
+from serving.queue_cache import QueueCache
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -71,6 +72,7 @@ class ServingContext:
         )
         self.on_model_change: Callable[[str], None] | None = None
         """Told the new version when the alias follower swaps the model (the app's metrics)."""
+        self.queues = QueueCache(config.queue_cache_entries)
         self.write_lock = threading.Lock()
         """Serializes event-log writes (idempotence by id is check-then-insert) and online
         pushes; contract checks run outside it."""

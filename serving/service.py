@@ -38,6 +38,7 @@ from serving.lead_state import (
 )
 from serving.model import LoadedModel
 from serving.queue import build_queue
+from serving.queue_cache import QueueKey
 
 SMALL_BATCH_ROWS: Final = 8
 """Up to this many rows are encoded record by record (no pandas): the single-score fast path."""
@@ -585,6 +586,51 @@ def _queue_audit(
     return records
 
 
+def _build_queue_payload(
+    ctx: ServingContext,
+    model: LoadedModel,
+    officer_id: str,
+    chosen_day: date,
+    moment: datetime,
+    day_start: datetime,
+    capacity: int,
+    timings: Timings,
+) -> dict[str, Any]:
+    """The officer's queue at moment, built from the event log and the online features."""
+    config = ctx.config
+    candidates, matrix, counts = queue_candidates(ctx, officer_id, moment, model, timings)
+    contacts = recent_contacts(ctx.event_log, at=moment, day_start=day_start, officer_id=officer_id)
+    timings.lap("lead_state")
+    result = build_queue(
+        candidates,
+        officer_id=officer_id,
+        at_utc=moment,
+        capacity=capacity,
+        calls_made_today=contacts.made_today,
+        rank_by=config.rank_by,
+        compensation_bps=config.compensation_bps,
+        contacts=contacts.contacts,
+    )
+    timings.lap("queue")
+    payload = result.to_dict()
+    shown = [item["lead_id"] for item in payload["items"]]
+    if shown:
+        position = {lead_id: i for i, lead_id in enumerate(candidates["lead_id"])}
+        rows = matrix[[position[i] for i in shown]]
+        by_lead = {s["lead_id"]: s for s in explained(model, rows, shown, config.top_reasons)}
+        for item in payload["items"]:
+            item["reasons"] = by_lead[item["lead_id"]]["reasons"]
+    timings.lap("reasons")
+    payload.update(
+        model_version=model.version,
+        date=chosen_day.isoformat(),
+        at=moment.isoformat(),
+        workday_time_zone=config.workday_time_zone,
+        **counts,
+    )
+    return payload
+
+
 def officer_queue(
     ctx: ServingContext,
     viewer: User,
@@ -613,37 +659,30 @@ def officer_queue(
     chosen_day, moment, day_start = queue_moment(
         day, at, now=now, workday_zone=config.workday_time_zone
     )
-    candidates, matrix, counts = queue_candidates(ctx, officer_id, moment, model, timings)
-    contacts = recent_contacts(ctx.event_log, at=moment, day_start=day_start, officer_id=officer_id)
     capacity = ctx.users.capacity(officer_id)
-    timings.lap("lead_state")
-    result = build_queue(
-        candidates,
-        officer_id=officer_id,
-        at_utc=moment,
-        capacity=config.officer_capacity if capacity is None else capacity,
-        calls_made_today=contacts.made_today,
-        rank_by=config.rank_by,
-        compensation_bps=config.compensation_bps,
-        contacts=contacts.contacts,
+    capacity = config.officer_capacity if capacity is None else capacity
+    # read before building: an event committed meanwhile makes the next request rebuild
+    seq, lead_writes = ctx.event_log.change_stamp()
+    key = QueueKey(
+        officer_id,
+        moment.replace(second=0, microsecond=0).isoformat(),
+        chosen_day.isoformat(),
+        model.version,
+        capacity,
     )
-    timings.lap("queue")
-    payload = result.to_dict()
-    shown = [item["lead_id"] for item in payload["items"]]
-    if shown:
-        position = {lead_id: i for i, lead_id in enumerate(candidates["lead_id"])}
-        rows = matrix[[position[i] for i in shown]]
-        by_lead = {s["lead_id"]: s for s in explained(model, rows, shown, config.top_reasons)}
-        for item in payload["items"]:
-            item["reasons"] = by_lead[item["lead_id"]]["reasons"]
-    timings.lap("reasons")
-    payload.update(
-        model_version=model.version,
-        date=chosen_day.isoformat(),
-        at=moment.isoformat(),
-        workday_time_zone=config.workday_time_zone,
-        **counts,
+    payload = ctx.queues.get(
+        key,
+        seq=seq,
+        lead_writes=lead_writes,
+        events_after=lambda since: ctx.event_log.officer_events_after(officer_id, since),
     )
+    if payload is not None:
+        timings.lap("cached")
+    else:
+        payload = _build_queue_payload(
+            ctx, model, officer_id, chosen_day, moment, day_start, capacity, timings
+        )
+        ctx.queues.put(key, payload, seq=seq, lead_writes=lead_writes)
     ctx.audit.write(_queue_audit(viewer, request_id, payload, model.version, now))
     timings.lap("audit")
     return payload

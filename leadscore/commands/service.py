@@ -63,6 +63,7 @@ def serving_config(settings: Settings) -> ServingConfig:
         redis_url=settings.redis_url,
         model_alias=settings.model_alias,
         model_poll_s=settings.model_poll_s,
+        queue_cache_entries=settings.queue_cache_entries,
         officer_capacity=settings.officer_capacity,
         compensation_bps=settings.compensation_bps,
         rank_by="expected_value" if rank_by == "expected_value" else "probability",
