@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("features", "training", "serving", "ingest", "csv_import", "crash")
+BENCHMARKS = ("features", "training", "serving", "ingest", "csv_import", "crash", "report")
 """Each is benchmarks/bench_<name>.py, run in its own process so peak memory is its own."""
 ON_REQUEST = ("forward", "spark")
 """Run only when named: the decision-sized forward-chaining evaluation takes hours, the Spark

@@ -1,4 +1,4 @@
-"""Bearer tokens with roles (crm, officer, admin): issued once, stored as SHA-256 hashes.
+"""Bearer tokens with roles (crm, officer, manager, admin): issued once, stored as SHA-256 hashes.
 
 Why SHA-256 and not bcrypt/argon2: a token is 32 random bytes (256 bits of entropy), so there is
 no dictionary to try and a fast hash loses nothing, while a slow hash would cost every request
@@ -23,10 +23,12 @@ from serving.db import metadata
 
 
 class Role(StrEnum):
-    """crm: ingest and score; officer: own queue and own leads only; admin: model and users."""
+    """crm: ingest and score; officer: own queue and own leads only; manager: the team's
+    analytics for every officer (no leads, queues, model or users); admin: model and users."""
 
     CRM = "crm"
     OFFICER = "officer"
+    MANAGER = "manager"
     ADMIN = "admin"
 
 
@@ -284,6 +286,12 @@ class UserStore:
                     .where(officers_table.c.officer_id == officer_id)
                     .values(**values)
                 )
+
+    def capacities(self) -> dict[str, int]:
+        """Every officer's own capacity (officers without one use the default)."""
+        query = select(officers_table.c.officer_id, officers_table.c.capacity_calls_per_day)
+        with self.engine.connect() as conn:
+            return {str(k): int(v) for k, v in conn.execute(query)}
 
     def capacity(self, officer_id: str) -> int | None:
         """The officer's own capacity, or None (use the default)."""

@@ -273,7 +273,7 @@ class ReloadOut(BaseModel):
 class UserIn(BaseModel):
     model_config = Strict
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    role: Literal["crm", "officer", "admin"]
+    role: Literal["crm", "officer", "manager", "admin"]
     officer_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     expires_in_days: int | None = Field(
         default=None, ge=1, le=3650, description="the token stops working after this many days"

@@ -27,11 +27,13 @@ console = Console()
 err = Console(stderr=True)
 
 users_app = typer.Typer(
-    help="API users: bearer tokens with a role (crm, officer, admin).", no_args_is_help=True
+    help="API users: bearer tokens with a role (crm, officer, manager, admin).",
+    no_args_is_help=True,
 )
 
 DEMO_ADMIN = "demo-admin"
 DEMO_CRM = "demo-crm"
+DEMO_MANAGER = "demo-manager"
 
 
 def serving_config(settings: Settings) -> ServingConfig:
@@ -244,7 +246,13 @@ def serve(
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="a unique user name, e.g. crm or lo-01-ana")],
-    role: Annotated[str, typer.Option(help="crm, officer or admin")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="crm (ingest, score), officer (own queue and leads), manager (the team's "
+            "analytics) or admin (model, users, audit, analytics)"
+        ),
+    ],
     officer: Annotated[
         str | None, typer.Option(help="officer id (role officer): the CRM's officer_id")
     ] = None,
@@ -399,8 +407,9 @@ def audit(
 
 
 def create_demo_users(settings: Settings) -> dict[str, str]:
-    """One admin, one crm and one officer user per officer in the event log, each with a fresh
-    token (the demo prints them; only hashes are stored, so a rerun issues new ones)."""
+    """One admin, one crm, one manager and one officer user per officer in the event log, each
+    with a fresh token (the demo prints them; only hashes are stored, so a rerun issues new
+    ones)."""
     from sqlalchemy import select
 
     from features.event_log import leads_table
@@ -414,6 +423,7 @@ def create_demo_users(settings: Settings) -> dict[str, str]:
     wanted: list[tuple[str, Role, str | None]] = [
         (DEMO_ADMIN, Role.ADMIN, None),
         (DEMO_CRM, Role.CRM, None),
+        (DEMO_MANAGER, Role.MANAGER, None),
     ] + [(f"demo-{officer}", Role.OFFICER, officer) for officer in officers]
     tokens: dict[str, str] = {}
     for name, role, officer in wanted:
@@ -455,7 +465,8 @@ def demo_service(settings: Settings, *, serve: bool = True) -> dict[str, str]:
         f"leads inside their legal calling hours now, so outside US hours open "
         f"{url}/queue?at={planning_instant(settings):%Y-%m-%dT%H:%M:%SZ} to see the next workday"
     )
-    officer = next((n for n in tokens if n not in (DEMO_ADMIN, DEMO_CRM)), None)
+    console.print(f"team analytics: {url}/team (sign in with the demo-manager or demo-admin token)")
+    officer = next((n for n in tokens if n not in (DEMO_ADMIN, DEMO_CRM, DEMO_MANAGER)), None)
     if officer is not None:
         console.print(f"try:  curl -H 'Authorization: Bearer {tokens[officer]}' {url}/v1/queue")
     console.print(

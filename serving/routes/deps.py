@@ -104,3 +104,5 @@ MaybeUser = Annotated[User | None, Depends(optional_user)]
 CrmUser = Annotated[User, Depends(allow(Role.CRM))]
 CrmOrOfficer = Annotated[User, Depends(allow(Role.CRM, Role.OFFICER))]
 AdminUser = Annotated[User, Depends(allow(Role.ADMIN))]
+TeamViewer = Annotated[User, Depends(allow(Role.ADMIN, Role.MANAGER))]
+"""Who sees the team's analytics: admins and managers."""

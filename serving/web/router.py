@@ -1,17 +1,20 @@
-"""The web pages: sign-in, today's queue, a lead, one-click outcomes, and the model page.
+"""The web pages: sign-in, today's queue, a lead, one-click outcomes, the model page and the
+team page.
 
 Server-rendered HTML (Jinja2) that works without JavaScript: every action is a POST form
 followed by a redirect. static/app.js only enhances (filters without a reload, outcomes saved
 with fetch and the changed regions swapped in place). Officers see their own queue and leads
-(another officer's lead is a 404 page, like an unknown one); admins see the model page.
+(another officer's lead is a 404 page, like an unknown one); admins see the model page;
+admins and managers see the team page.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final
 from urllib.parse import parse_qsl, urlencode
@@ -22,6 +25,14 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from serving.analytics import (
+    MIN_CELL,
+    AnalyticsInputError,
+    build_team_report,
+    known_officers,
+    report_window,
+)
+from serving.analytics_views import Chart, key_figures, sections, window_text
 from serving.auth import Role, User
 from serving.config import ServingConfig
 from serving.context import ServingContext
@@ -89,6 +100,14 @@ SECURITY_HEADERS: Final = {
     # Pages hold names and phone numbers: no shared or disk caches.
     "Cache-Control": "no-store",
 }
+TEAM_HEADERS: Final = {
+    **SECURITY_HEADERS,
+    # The team page embeds its server-drawn charts as data: images (still no script or style).
+    "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "img-src 'self'", "img-src 'self' data:"
+    ),
+}
+TEAM_ROLES: Final = (Role.ADMIN, Role.MANAGER)
 
 router = APIRouter(include_in_schema=False)
 
@@ -144,6 +163,7 @@ def _page(
     *,
     status: int = 200,
     session: tuple[User, str] | None = None,
+    headers: Mapping[str, str] = SECURITY_HEADERS,
     **context: Any,
 ) -> HTMLResponse:
     web = _web(request)
@@ -155,7 +175,7 @@ def _page(
         nav=context.pop("nav", ""),
         **context,
     )
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    return HTMLResponse(html, status_code=status, headers=dict(headers))
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -189,6 +209,8 @@ def _home_link(session: tuple[User, str] | None) -> tuple[str, str]:
         return ("/model", "Go to the model page")
     if session[0].role is Role.OFFICER:
         return ("/queue", "Back to today's calls")
+    if session[0].role is Role.MANAGER:
+        return ("/team", "Go to the team page")
     return ("/login", "Sign in as another user")
 
 
@@ -253,7 +275,8 @@ def _valid_lead_id(lead_id: str) -> bool:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
-    """Officers go to their queue, admins to the model page, everyone else to sign-in."""
+    """Officers go to their queue, admins to the model page, managers to the team page, everyone
+    else to sign-in."""
     session = session_user(request, _ctx(request))
     if session is None:
         return _redirect("/login")
@@ -261,7 +284,13 @@ def home(request: Request) -> Response:
         return _redirect("/queue")
     if session[0].role is Role.ADMIN:
         return _redirect("/model")
-    return _role_error(request, session, "loan officers (the queue) and admins (the model page)")
+    if session[0].role is Role.MANAGER:
+        return _redirect("/team")
+    return _role_error(
+        request,
+        session,
+        "loan officers (the queue), admins (the model page) and managers (the team page)",
+    )
 
 
 def _login_page(
@@ -638,4 +667,79 @@ def model_plot(request: Request, version: str, name: str) -> Response:
         data,
         media_type="image/png",
         headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+# -- the team page -----------------------------------------------------------------------------
+
+
+def _chart_uri(chart: Chart) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(chart.svg.encode("utf-8")).decode()
+
+
+@router.get("/team", response_class=HTMLResponse)
+def team_page(request: Request, since: str = "", until: str = "", officer: str = "") -> Response:
+    """The team's analytics for a period and all officers or one: key figures, charts drawn on
+    the server (embedded, so the page needs no script) and the tables behind them."""
+    ctx = _ctx(request)
+    session = session_user(request, ctx)
+    if session is None:
+        return _redirect("/login")
+    if session[0].role not in TEAM_ROLES:
+        return _role_error(request, session, "admins and managers")
+    zone = _web(request).workday_zone
+    page: dict[str, Any] = {
+        "officers": known_officers(ctx.event_log),
+        "officer": officer[:64],
+        "since_value": since[:40],
+        "until_value": until[:40],
+        "min_cell": MIN_CELL,
+        "chart_uri": _chart_uri,
+        "figures": [],
+        "sections": [],
+        "error": "",
+        "error_field": "",
+        "window_label": "",
+    }
+    try:
+        window = report_window(
+            since[:40] or None, until[:40] or None, officer[:64] or None, zone=zone
+        )
+        report = build_team_report(
+            ctx.event_log,
+            window,
+            default_capacity=ctx.config.officer_capacity,
+            compensation_bps=ctx.config.compensation_bps,
+        )
+    except AnalyticsInputError as exc:
+        page.update(
+            error=f"{exc}. Change the period or officer and press Show.", error_field=exc.field
+        )
+        return _page(
+            request,
+            "team.html",
+            status=422,
+            session=session,
+            title="Team",
+            nav="team",
+            headers=TEAM_HEADERS,
+            **page,
+        )
+    last_day = window.until - timedelta(microseconds=1)
+    page.update(
+        since_value=f"{window.since.astimezone(zone):%Y-%m-%d}",
+        until_value=f"{last_day.astimezone(zone):%Y-%m-%d}",
+        officer=window.officer or "",
+        window_label=window_text(report),
+        figures=key_figures(report),
+        sections=sections(report),
+    )
+    return _page(
+        request,
+        "team.html",
+        session=session,
+        title="Team",
+        nav="team",
+        headers=TEAM_HEADERS,
+        **page,
     )

@@ -340,6 +340,7 @@ def api(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]
             "crm": ctx.users.add("crm-1", "crm")[1],
             "officer": ctx.users.add("ana", "officer", officer_id="lo-01")[1],
             "officer2": ctx.users.add("ben", "officer", officer_id="lo-02")[1],
+            "manager": ctx.users.add("mia-manager", "manager")[1],
             "bad": "ls_not-a-real-token",
         }
         yield Api(client, ctx, tokens, world, home)

@@ -90,7 +90,7 @@ def test_audit_reads_the_trail_by_lead(home: Path) -> None:
 def test_demo_users_cover_every_officer_and_a_rerun_issues_new_tokens(home: Path) -> None:
     settings = Settings()
     first = create_demo_users(settings)
-    assert set(first) == {"demo-admin", "demo-crm", "demo-lo-01", "demo-lo-02"}
+    assert set(first) == {"demo-admin", "demo-crm", "demo-manager", "demo-lo-01", "demo-lo-02"}
     store = _users(home)
     officer = store.authenticate(first["demo-lo-02"])
     assert officer is not None

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from api_world import Api, event, new_lead, queue_at
 
-ROLES = ("anonymous", "bad_token", "crm", "officer", "admin")
+ROLES = ("anonymous", "bad_token", "crm", "officer", "manager", "admin")
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,21 @@ class Route:
     """The OpenAPI path when `path` is a concrete one."""
 
 
-def _statuses(crm: int, officer: int, admin: int, *, open_route: bool = False) -> dict[str, int]:
+def _statuses(
+    crm: int, officer: int, admin: int, *, manager: int = 403, open_route: bool = False
+) -> dict[str, int]:
+    """Statuses by caller; a manager reads the team's analytics (and which model is served),
+    nothing else: 403 unless given."""
     if open_route:
         return dict.fromkeys(ROLES, 200)
-    return {"anonymous": 401, "bad_token": 401, "crm": crm, "officer": officer, "admin": admin}
+    return {
+        "anonymous": 401,
+        "bad_token": 401,
+        "crm": crm,
+        "officer": officer,
+        "manager": manager,
+        "admin": admin,
+    }
 
 
 def _make_victim(api: Api, role: str) -> None:
@@ -39,7 +50,7 @@ ROUTES = {
     "readyz": Route("GET", "/readyz", _statuses(0, 0, 0, open_route=True)),
     "metrics": Route("GET", "/metrics", _statuses(0, 0, 0, open_route=True)),
     "openapi": Route("GET", "/openapi.json", _statuses(0, 0, 0, open_route=True)),
-    "get_model": Route("GET", "/v1/model", _statuses(200, 200, 200)),
+    "get_model": Route("GET", "/v1/model", _statuses(200, 200, 200, manager=200)),
     "reload_model": Route("POST", "/v1/model/reload", _statuses(403, 403, 200), lambda _role: {}),
     "post_leads": Route(
         "POST",
@@ -93,6 +104,7 @@ ROUTES = {
         template="/v1/users/{name}",
     ),
     "audit": Route("GET", "/v1/audit", _statuses(403, 403, 200)),
+    "analytics": Route("GET", "/v1/analytics", _statuses(403, 403, 200, manager=200)),
 }
 
 

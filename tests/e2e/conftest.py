@@ -263,6 +263,7 @@ def build_home(root: Path) -> Home:
         "officer": users.add("ana-lo-01", "officer", officer_id="lo-01")[1],
         "officer2": users.add("ben-lo-02", "officer", officer_id="lo-02")[1],
         "admin": users.add("admin", "admin")[1],
+        "manager": users.add("manager", "manager")[1],
         "crm": users.add("crm", "crm")[1],
     }
     log.dispose()
@@ -378,7 +379,8 @@ def new_page(browser: Any, site: Site) -> Iterator[Callable[..., Any]]:
 
 @pytest.fixture
 def sign_in(site: Site) -> Callable[[Any, str], None]:
-    """Sign a page in through the form with the token of 'officer', 'officer2' or 'admin'."""
+    """Sign a page in through the form with the token of 'officer', 'officer2', 'admin' or
+    'manager'."""
 
     def do(page: Any, who: str) -> None:
         page.goto("/login")
