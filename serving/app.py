@@ -18,7 +18,7 @@ from serving.http import SafeJSONResponse, ServingMiddleware, install_error_hand
 from serving.metrics import ServingMetrics
 from serving.model import ScorerLoader
 from serving.ratelimit import RateLimitMiddleware
-from serving.routes import admin, events, leads, model, ops, queue, score
+from serving.routes import admin, events, leads, model, ops, queue, score, webhooks
 from serving.web.router import install_web
 
 API_VERSION: Final = "1"
@@ -30,6 +30,7 @@ TAGS: Final = [
     {"name": "queue", "description": "An officer's compliant daily call queue."},
     {"name": "model", "description": "The served model and its atomic reload."},
     {"name": "admin", "description": "Users (bearer tokens with roles) and the audit trail."},
+    {"name": "webhooks", "description": "Signed event deliveries to the CRM and their log."},
     {"name": "operations", "description": "Liveness, readiness and Prometheus metrics."},
 ]
 
@@ -38,7 +39,8 @@ Whom every loan officer should call first today, and why.
 
 Authenticate with `Authorization: Bearer <token>` (tokens come from `leadscore users add`).
 Roles: **crm** ingests and scores; **officer** sees its own queue and leads only (another
-officer's lead answers 404); **admin** reloads the model, manages users and reads the audit.
+officer's lead answers 404); **admin** reloads the model, manages users and webhooks, and reads
+the audit.
 """
 
 
@@ -95,6 +97,7 @@ def create_app(
         queue.router,
         model.router,
         admin.router,
+        webhooks.router,
         ops.router,
     ):
         app.include_router(router)

@@ -38,6 +38,8 @@ from serving.lead_state import (
 )
 from serving.model import LoadedModel
 from serving.queue import build_queue
+from serving.webhooks.events import IngestionWebhooks, ScoreSeen, note_scores
+from serving.webhooks.store import EventType as WebhookEventType
 
 SMALL_BATCH_ROWS: Final = 8
 """Up to this many rows are encoded record by record (no pandas): the single-score fast path."""
@@ -281,6 +283,23 @@ def _score_records(
     ]
 
 
+def note_heat(
+    ctx: ServingContext,
+    model_version: str,
+    scores: Sequence[Mapping[Any, Any]],
+    officers: Mapping[str, str],
+    now: datetime,
+) -> None:
+    """Hand the scores served to lead.hot (fires for leads that just turned hot) and wake this
+    process's webhook worker when it queued something."""
+    seen = [
+        ScoreSeen(str(s["lead_id"]), officers.get(str(s["lead_id"])), s["probability"], s["tier"])
+        for s in scores
+    ]
+    if note_scores(ctx.event_log.engine, seen, model_version=model_version, now=now):
+        ctx.webhook_wake.set()
+
+
 def score_leads(
     ctx: ServingContext,
     viewer: User,
@@ -306,6 +325,7 @@ def score_leads(
     ctx.audit.write(
         _score_records(viewer, request_id, "score", model.version, scores, officers, now)
     )
+    note_heat(ctx, model.version, scores, officers, now)
     timings.lap("audit")
     return {"model_version": model.version, "scored_at": now.isoformat(), "scores": scores}
 
@@ -341,6 +361,7 @@ def explain_lead(
     ctx.audit.write(
         _score_records(viewer, request_id, "explanation", model.version, [summary], officers, now)
     )
+    note_heat(ctx, model.version, [summary], officers, now)
     return {
         "lead_id": lead_id,
         "model_version": model.version,
@@ -425,6 +446,7 @@ def lead_detail(
                     viewer, request_id, "lead_detail", model.version, [score], officers, now
                 )
             )
+            note_heat(ctx, model.version, [score], officers, now)
     return {
         "lead": lead,
         "compliance": compliance,
@@ -645,6 +667,10 @@ def officer_queue(
         **counts,
     )
     ctx.audit.write(_queue_audit(viewer, request_id, payload, model.version, now))
+    if moment == now:  # a queue planned for another moment scores a hypothetical
+        officers = dict.fromkeys(candidates["lead_id"].astype(str), officer_id)
+        seen = candidates[["lead_id", "probability", "tier"]].to_dict("records")
+        note_heat(ctx, model.version, seen, officers, now)
     timings.lap("audit")
     return payload
 
@@ -688,11 +714,34 @@ def ingest(
     only the event log's check-then-insert; _refresh takes the Feast lock.
     """
     moment = now or datetime.now(UTC)
-    outcome = ingest_records(ctx.event_log, kind, records, now=moment, write_lock=ctx.write_lock)
+    webhooks = IngestionWebhooks(moment)
+    outcome = ingest_records(
+        ctx.event_log, kind, records, now=moment, write_lock=ctx.write_lock, observer=webhooks
+    )
+    if webhooks.enqueued:
+        ctx.webhook_wake.set()
     timings = Timings(phases={name: seconds * 1000.0 for name, seconds in outcome.seconds.items()})
     refreshed = _refresh(ctx, outcome.touched_lead_ids, moment)
     timings.lap("refresh")
+    _score_for_heat(ctx, outcome.touched_lead_ids, moment)
+    timings.lap("webhooks")
     return IngestAnswer(outcome=outcome, refreshed_leads=refreshed, timings=timings)
+
+
+def _score_for_heat(ctx: ServingContext, lead_ids: Sequence[str], now: datetime) -> None:
+    """Score the leads an ingestion touched, only when a webhook wants lead.hot: an event can
+    make a lead hot, and the CRM should not wait for someone to ask for its score. A plain
+    prediction (no reasons); closed leads have no features and no score."""
+    model = ctx.model.current
+    if model is None or not lead_ids or not ctx.webhooks.wants(WebhookEventType.LEAD_HOT):
+        return
+    frame = online_inputs(ctx, lead_ids, now)
+    frame = frame.loc[frame["has_features"].to_numpy(dtype=bool)].reset_index(drop=True)
+    if frame.empty:
+        return
+    ids = frame["lead_id"].astype(str).tolist()
+    scores = explained(model, model.scorer.encode(frame), ids, top_k=0)
+    note_heat(ctx, model.version, scores, _officers_of(ctx, ids), now)
 
 
 OUTCOME_EVENT_TYPES: Final = (
