@@ -24,7 +24,7 @@ class WebhookConfig:
     worker: bool = True
     """Deliver from a background thread of each serving process (several workers share the
     outbox through row leases); off, `leadscore webhooks deliver` sends them."""
-    max_attempts: int = 12
+    max_attempts: int = 16
     """Attempts per delivery before it is marked failed (the first send included)."""
     backoff_base_s: float = 10.0
     """The wait after the first failure; each further failure doubles it, up to backoff_max_s,

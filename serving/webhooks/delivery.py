@@ -90,6 +90,14 @@ class PassResult:
             "failed": self.failed,
         }
 
+    def __add__(self, other: PassResult) -> PassResult:
+        return PassResult(
+            self.claimed + other.claimed,
+            self.delivered + other.delivered,
+            self.retrying + other.retrying,
+            self.failed + other.failed,
+        )
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
@@ -134,13 +142,20 @@ class WebhookDeliverer:
             self.client.close()
 
     def deliver_due(self) -> PassResult:
-        """One pass: claim up to batch_size due deliveries and attempt each once."""
+        """One pass: claim up to batch_size due deliveries and attempt each once. Claims that
+        could not be sent before their lease might lapse (slow receivers) are given back."""
         owner = f"{self._name}:{uuid.uuid4().hex[:12]}"
+        claimed_at = self.clock()
         claims = self.store.claim(
-            owner, now=self.clock(), lease_s=self.config.lease_s, limit=self.config.batch_size
+            owner, now=claimed_at, lease_s=self.config.lease_s, limit=self.config.batch_size
         )
+        last_start = claimed_at + timedelta(seconds=self.config.lease_s - self.config.timeout_s)
         counts = dict.fromkeys(DeliveryStatus, 0)
-        for claim in claims:
+        for position, claim in enumerate(claims):
+            if self.clock() > last_start:
+                self.store.release(claims[position:])
+                claims = claims[:position]
+                break
             counts[self._attempt(claim)] += 1
         return PassResult(
             claimed=len(claims),

@@ -612,6 +612,21 @@ class WebhookStore:
             for r in rows
         ]
 
+    def release(self, claims: Sequence[Claim]) -> None:
+        """Give back claims this worker will not send in time (others may take them now)."""
+        d = webhook_deliveries_table
+        if not claims:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(d)
+                .where(
+                    d.c.id.in_([c.delivery_id for c in claims]),
+                    d.c.lease_owner == claims[0].lease_owner,
+                )
+                .values(lease_owner=None, lease_until=None)
+            )
+
     def finish(
         self, claim: Claim, result: AttemptResult, *, now: datetime, retry_at: datetime | None
     ) -> DeliveryStatus:

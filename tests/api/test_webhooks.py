@@ -12,6 +12,7 @@ import io
 import json
 import re
 import secrets
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -504,16 +505,16 @@ def test_bad_registrations_answer_422_naming_the_field(
 def test_the_secret_is_shown_once_and_never_read_back(
     hooks: Api, register: Callable[..., str], log_lines: io.StringIO
 ) -> None:
-    made = hooks.post("/v1/webhooks", "admin", json={"url": "https://crm.example.com/hooks"})
+    made = hooks.post("/v1/webhooks", "admin", json={"url": "http://127.0.0.1:9/hooks"})
     assert made.status_code == 201
     generated = made.json()["secret"]
     webhook_id = made.json()["webhook"]["id"]
-    given = register("https://crm.example.com/other")
+    given = register("http://127.0.0.1:9/other")
     answers = [
         hooks.get("/v1/webhooks", "admin").text,
         hooks.get(f"/v1/webhooks/{webhook_id}/deliveries", "admin").text,
         hooks.post(
-            "/v1/webhooks", "admin", json={"url": "https://x.example", "secret": SECRET}
+            "/v1/webhooks", "admin", json={"url": "http://127.0.0.1:9/x", "secret": SECRET}
         ).text,
         hooks.delete(f"/v1/webhooks/{webhook_id}", "admin").text,
     ]
@@ -535,7 +536,7 @@ def test_the_secret_is_shown_once_and_never_read_back(
 @pytest.mark.parametrize("role", ["crm", "officer"])
 def test_only_admins_manage_webhooks(hooks: Api, role: str) -> None:
     calls = [
-        ("POST", "/v1/webhooks", {"url": "https://crm.example.com/hooks"}),
+        ("POST", "/v1/webhooks", {"url": "http://127.0.0.1:9/hooks"}),
         ("GET", "/v1/webhooks", None),
         ("DELETE", "/v1/webhooks/wh_0000000000000000", None),
         ("GET", "/v1/webhooks/wh_0000000000000000/deliveries", None),
@@ -588,3 +589,57 @@ def test_no_personal_data_reaches_a_payload_a_header_or_a_log(
     ours = [line for line in log_lines.getvalue().splitlines() if '"logger": "leadscore' in line]
     assert any('"webhook delivered"' in line for line in ours)
     assert all(receiver.url not in line for line in ours)  # httpx's own INFO lines name it
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def test_the_webhooks_commands_add_list_deliver_show_the_log_and_remove(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+) -> None:
+    from typer.testing import CliRunner
+
+    from leadscore.cli import app
+    from serving.webhooks.store import EventType, enqueue, new_event
+
+    shutil.copy(world.log_path, tmp_path / "leadscore.db")
+    monkeypatch.setenv("LEADSCORE_HOME", str(tmp_path))
+    runner = CliRunner()
+    added = runner.invoke(app, ["webhooks", "add", receiver.url, "--events", "lead.opted_out"])
+    assert added.exit_code == 0, added.output
+    webhook_id, secret = added.stdout.split()
+    assert secret.startswith("whsec_")
+    own = runner.invoke(
+        app,
+        ["webhooks", "add", "https://crm.example.com/h", "--events", "lead.hot", "--secret-stdin"],
+        input=SECRET,
+    )
+    assert own.exit_code == 0, own.output
+    assert SECRET not in own.output
+    bad = runner.invoke(app, ["webhooks", "add", "ftp://crm.example.com/h"])
+    assert bad.exit_code == 2
+    assert "http or https" in bad.output
+    listed = runner.invoke(app, ["webhooks", "list"])
+    assert webhook_id in listed.stdout
+    assert secret not in listed.stdout
+
+    store = WebhookStore(EventLog(f"sqlite:///{tmp_path / 'leadscore.db'}").engine)
+    with store.engine.begin() as conn:
+        data = {"lead_id": "L01", "reason": "opt_out", "channels": ["text"]}
+        enqueue(
+            conn,
+            [new_event(EventType.OPTED_OUT, "L01", datetime.now(UTC), data)],
+            datetime.now(UTC),
+        )
+    sent = runner.invoke(app, ["webhooks", "deliver"])
+    assert sent.exit_code == 0, sent.output
+    assert "1 sent: 1 delivered" in sent.stdout
+    assert verify_function()(
+        secret, httpx.Headers(receiver.received[0].headers), receiver.received[0].body
+    )
+    log = runner.invoke(app, ["webhooks", "deliveries", webhook_id, "--json"])
+    (row,) = [json.loads(line) for line in log.stdout.splitlines()]
+    assert (row["status"], row["attempts"], row["last_status_code"]) == ("delivered", 1, 200)
+    assert runner.invoke(app, ["webhooks", "remove", webhook_id]).exit_code == 0
+    assert runner.invoke(app, ["webhooks", "remove", webhook_id]).exit_code == 2
+    assert webhook_id not in runner.invoke(app, ["webhooks", "list"]).stdout
