@@ -723,25 +723,25 @@ def ingest(
     timings = Timings(phases={name: seconds * 1000.0 for name, seconds in outcome.seconds.items()})
     refreshed = _refresh(ctx, outcome.touched_lead_ids, moment)
     timings.lap("refresh")
-    _score_for_heat(ctx, outcome.touched_lead_ids, moment)
-    timings.lap("webhooks")
+    if _score_for_heat(ctx, outcome.touched_lead_ids, moment):
+        timings.lap("webhooks")
     return IngestAnswer(outcome=outcome, refreshed_leads=refreshed, timings=timings)
 
 
-def _score_for_heat(ctx: ServingContext, lead_ids: Sequence[str], now: datetime) -> None:
+def _score_for_heat(ctx: ServingContext, lead_ids: Sequence[str], now: datetime) -> bool:
     """Score the leads an ingestion touched, only when a webhook wants lead.hot: an event can
     make a lead hot, and the CRM should not wait for someone to ask for its score. A plain
-    prediction (no reasons); closed leads have no features and no score."""
+    prediction (no reasons); closed leads have no features and no score. True when it scored."""
     model = ctx.model.current
     if model is None or not lead_ids or not ctx.webhooks.wants(WebhookEventType.LEAD_HOT):
-        return
+        return False
     frame = online_inputs(ctx, lead_ids, now)
     frame = frame.loc[frame["has_features"].to_numpy(dtype=bool)].reset_index(drop=True)
-    if frame.empty:
-        return
-    ids = frame["lead_id"].astype(str).tolist()
-    scores = explained(model, model.scorer.encode(frame), ids, top_k=0)
-    note_heat(ctx, model.version, scores, _officers_of(ctx, ids), now)
+    if not frame.empty:
+        ids = frame["lead_id"].astype(str).tolist()
+        scores = explained(model, model.scorer.encode(frame), ids, top_k=0)
+        note_heat(ctx, model.version, scores, _officers_of(ctx, ids), now)
+    return True
 
 
 OUTCOME_EVENT_TYPES: Final = (

@@ -26,7 +26,6 @@ import random
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -144,10 +143,9 @@ class WebhookDeliverer:
     def deliver_due(self) -> PassResult:
         """One pass: claim up to batch_size due deliveries and attempt each once. Claims that
         could not be sent before their lease might lapse (slow receivers) are given back."""
-        owner = f"{self._name}:{uuid.uuid4().hex[:12]}"
         claimed_at = self.clock()
         claims = self.store.claim(
-            owner, now=claimed_at, lease_s=self.config.lease_s, limit=self.config.batch_size
+            self._name, now=claimed_at, lease_s=self.config.lease_s, limit=self.config.batch_size
         )
         last_start = claimed_at + timedelta(seconds=self.config.lease_s - self.config.timeout_s)
         counts = dict.fromkeys(DeliveryStatus, 0)

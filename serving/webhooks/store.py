@@ -557,14 +557,16 @@ class WebhookStore:
 
     # -- claims -----------------------------------------------------------------------------
 
-    def claim(self, owner: str, *, now: datetime, lease_s: float, limit: int) -> list[Claim]:
-        """Take up to `limit` due deliveries for `owner` (unique per pass) until now + lease_s.
+    def claim(self, worker: str, *, now: datetime, lease_s: float, limit: int) -> list[Claim]:
+        """Take up to `limit` due deliveries for this worker until now + lease_s (each claim
+        gets a token of its own as the lease's owner).
 
         One UPDATE takes them, and its WHERE is checked again on each row as it is written: a
         row another worker took in the meantime (its lease in the future) is skipped, so each
         delivery is held by one worker at a time, on PostgreSQL and on SQLite alike.
         """
         w, d, e = webhooks_table, webhook_deliveries_table, webhook_events_table
+        owner = f"{worker[:60]}:{uuid.uuid4().hex[:16]}"
         stamp = _naive(now)
         free = or_(d.c.lease_until.is_(None), d.c.lease_until < stamp)
         pending = d.c.status == str(DeliveryStatus.PENDING)
@@ -679,13 +681,3 @@ class WebhookStore:
                 .values(**values)
             )
         return status
-
-    def counts(self) -> dict[str, int]:
-        """Deliveries by status, every webhook together."""
-        d = webhook_deliveries_table
-        with self.engine.connect() as conn:
-            found: dict[str, int] = {
-                str(status): int(n)
-                for status, n in conn.execute(select(d.c.status, func.count()).group_by(d.c.status))
-            }
-        return {str(s): found.get(str(s), 0) for s in DeliveryStatus}

@@ -276,19 +276,22 @@ def test_scores_and_ingestion_fire_lead_hot_for_leads_that_become_hot(
     )
     hot_before = hooks.post("/v1/score", "crm", json={"lead_ids": [lead]}).json()["scores"][0]
     assert hot_before["tier"] != "hot", "the fresh lead should start below hot"
-    # a burst of visits and opens: the ingestion scores the lead and it crosses into hot
+    # a burst of visits and opens: the ingestion itself scores the lead, which crosses into hot
     burst = [event(f"{lead}-V{i}", lead, "web_visit", page="/apply") for i in range(8)]
     burst += [event(f"{lead}-O{i}", lead, "email_opened", channel="email") for i in range(6)]
     post_events(hooks, *burst)
-    scored = hooks.post("/v1/score", "crm", json={"lead_ids": [lead]}).json()["scores"][0]
-    assert scored["tier"] == "hot", scored
-    hooks.get(f"/v1/leads/{lead}", "officer")  # scored again: still hot, nothing new
-    deliverer(hooks).deliver_due()
+    sender = deliverer(hooks)
+    assert sender.deliver_due().delivered == 1, "no score was asked for: ingestion must fire it"
     (sent,) = sent_events(receiver)
     assert sent["type"] == "lead.hot"
     assert sent["data"]["lead_id"] == lead
     assert sent["data"]["tier"] == "hot"
     assert set(sent["data"]) == {"lead_id", "officer_id", "tier", "probability", "model_version"}
+    # scored again, by the CRM and on the lead page: still hot, nothing new
+    scored = hooks.post("/v1/score", "crm", json={"lead_ids": [lead]}).json()["scores"][0]
+    assert scored["tier"] == "hot", scored
+    hooks.get(f"/v1/leads/{lead}", "officer")
+    assert sender.deliver_due().claimed == 0
 
 
 def _outbox_size(conn: Any) -> int:
@@ -419,7 +422,7 @@ def test_a_removed_webhook_gets_no_more_deliveries(
 def test_two_workers_send_each_delivery_once_and_a_lapsed_lease_is_taken_over(
     hooks: Api, register: Callable[..., str], receiver: Receiver
 ) -> None:
-    register(receiver.url, ["lead.new_in_speed_lane"])
+    webhook_id = register(receiver.url, ["lead.new_in_speed_lane"])
     post_leads(hooks, *(new_lead(f"WH-PAR{i}-{tag()}") for i in range(30)))
     url = hooks.ctx.config.event_log_url
     workers = [WebhookStore(EventLog(url).engine) for _ in range(2)]  # as two processes
@@ -437,9 +440,10 @@ def test_two_workers_send_each_delivery_once_and_a_lapsed_lease_is_taken_over(
         thread.start()
     for thread in threads:
         thread.join(60)
+    log = deliveries(hooks, webhook_id)
+    assert [(d["status"], d["attempts"]) for d in log] == [("delivered", 1)] * 30
     keys = [r.headers["Idempotency-Key"] for r in receiver.received]
-    assert len(keys) == 30
-    assert len(set(keys)) == 30
+    assert sorted(keys) == sorted(d["event_id"] for d in log), "each delivery sent once"
 
     # a worker that claims and dies: the delivery waits for its lease, then another sends it
     receiver.reset()

@@ -1,8 +1,12 @@
 """A CRM's webhook endpoint for tests: a real HTTP server on 127.0.0.1 (an ephemeral port) in a
-thread, recording every request and answering from a script of status codes."""
+thread, recording every request to its own path and answering from a script of status codes.
+
+The path is random per receiver: a port the system hands out again to a later test cannot bring
+it another test's deliveries (those answer 404 and are not recorded)."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -29,11 +33,12 @@ class Receiver:
     script: list[int] = field(default_factory=list)
     then: int = 200
     lock: threading.Lock = field(default_factory=threading.Lock)
+    path: str = field(default_factory=lambda: f"/hooks/{secrets.token_hex(8)}")
 
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/hooks"
+        return f"http://{host!s}:{port}{self.path}"
 
     def answer_next(self) -> int:
         with self.lock:
@@ -62,6 +67,11 @@ def _handler(receiver_box: list[Receiver]) -> type[BaseHTTPRequestHandler]:
             receiver = receiver_box[0]
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
+            if self.path != receiver.path:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             with receiver.lock:
                 receiver.received.append(
                     Received(self.path, dict(self.headers.items()), body, time.monotonic())
