@@ -215,6 +215,10 @@ def run_server(
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     configure_logging(settings.log_level)
+    if workers > 1:
+        # tables a release adds (the webhook outbox) are created here once: workers creating
+        # them at the same moment would race on CREATE TABLE and one would fail to start
+        _user_store(settings).engine.dispose()
     uvicorn.run(
         # one worker runs in this process; several are spawned, each calling the factory
         create_worker_app if workers == 1 else f"{OPTIMIZED_ENTRY}:create_worker_app",

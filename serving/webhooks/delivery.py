@@ -45,6 +45,8 @@ EVENT_HEADER: Final = "Leadscore-Event"
 ATTEMPT_HEADER: Final = "Leadscore-Attempt"
 SIGNATURE_VERSION: Final = "v1"
 USER_AGENT: Final = "leadscore-webhooks/1"
+OUTAGE_WAIT_S: Final = 10.0
+"""After a pass that failed (the database unreachable), the worker waits this long."""
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -217,13 +219,14 @@ class WebhookDeliverer:
     def run(self, stopping: threading.Event, wake: threading.Event) -> None:
         """The background loop: a pass, then wait for `wake` (set when this process queued an
         event) or poll_s, until `stopping` is set. A failed pass (the database down) is logged
-        and tried again at the next poll."""
+        and tried again after OUTAGE_WAIT_S (one warning each time, not one a poll)."""
         while not stopping.is_set():
             wake.clear()
             try:
                 result = self.deliver_due()
             except Exception:  # noqa: BLE001 - the loop must outlive a store outage
                 log.warning("webhook delivery pass failed", exc_info=True)
-                result = PassResult()
+                stopping.wait(max(OUTAGE_WAIT_S, self.config.poll_s))
+                continue
             if result.claimed < self.config.batch_size:
                 wake.wait(self.config.poll_s)
