@@ -8,11 +8,11 @@ one transaction: a batch is stored whole (its valid part) or not at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 from sqlalchemy import (
@@ -160,12 +160,20 @@ class BatchResult:
     stored: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     quarantined: int = 0
+    created: list[str] = field(default_factory=list)
+    """Leads only: the stored ids that were new."""
 
 
 @dataclass(frozen=True)
 class UpsertResult:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+
+
+BatchObserver: TypeAlias = Callable[[Connection, str, pd.DataFrame, BatchResult], None]
+"""Called inside a batch's transaction after its rows are written, with the connection, the
+kind, the valid rows and what was stored: whatever it writes commits or rolls back with the batch
+(serving's webhook outbox). The writers' lock is held, so it sees the batch's neighbours settled."""
 
 
 def _enable_sqlite_wal(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -291,23 +299,28 @@ class EventLog:
         quarantined: pd.DataFrame,
         *,
         now: datetime | None = None,
+        observer: BatchObserver | None = None,
     ) -> BatchResult:
         """Store a validated batch in one transaction: its valid rows and its quarantined rows.
 
-        Either both parts are stored or neither is (a failure rolls the whole batch back).
+        Either both parts are stored or neither is (a failure rolls the whole batch back); the
+        observer runs last in the same transaction (see BatchObserver).
         """
         stamp = now or datetime.now(UTC)
         with self.engine.begin() as conn:
             if kind == "leads":
                 leads = self._upsert_leads(conn, valid, stamp)
-                stored, duplicates = leads.created + leads.updated, []
+                stored, duplicates, created = leads.created + leads.updated, [], leads.created
             elif kind == "events":
                 events = self._append_events(conn, valid, stamp)
-                stored, duplicates = events.accepted, events.duplicates
+                stored, duplicates, created = events.accepted, events.duplicates, []
             else:
                 raise ValueError(f"kind must be 'leads' or 'events', got {kind!r}")
             held = self._quarantine(conn, quarantined, kind, stamp)
-        return BatchResult(stored=stored, duplicates=duplicates, quarantined=held)
+            result = BatchResult(stored, duplicates, held, created)
+            if observer is not None:
+                observer(conn, kind, valid, result)
+        return result
 
     def put_market_rates(self, frame: pd.DataFrame) -> int:
         """Store daily market rates; a date already stored keeps its first value."""

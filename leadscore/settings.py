@@ -90,6 +90,30 @@ class Settings(BaseSettings):
         "(shared by workers); default the online store's Redis when it is Redis, else memory",
     )
 
+    webhook_worker: bool = Field(
+        default=True,
+        description="each `leadscore serve` process delivers webhooks from a background thread "
+        "(off: `leadscore webhooks deliver` sends them)",
+    )
+    webhook_max_attempts: int = Field(
+        default=16, ge=1, le=100, description="attempts per webhook delivery before it is failed"
+    )
+    webhook_backoff_base_s: float = Field(
+        default=10.0, gt=0, description="seconds before the first retry; each retry doubles it"
+    )
+    webhook_backoff_max_s: float = Field(
+        default=3600.0, gt=0, description="the longest wait between two webhook attempts"
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="seconds a webhook receiver has to answer"
+    )
+    webhook_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds a worker holds a claimed delivery; after it another worker may "
+        "send it again (longer than the timeout)",
+    )
+
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()

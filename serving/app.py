@@ -18,7 +18,7 @@ from serving.http import SafeJSONResponse, ServingMiddleware, install_error_hand
 from serving.metrics import ServingMetrics
 from serving.model import ScorerLoader
 from serving.ratelimit import RateLimitMiddleware
-from serving.routes import admin, analytics, events, leads, model, ops, queue, score
+from serving.routes import admin, analytics, events, leads, model, ops, queue, score, webhooks
 from serving.web.router import install_web
 
 API_VERSION: Final = "1"
@@ -31,6 +31,7 @@ TAGS: Final = [
     {"name": "model", "description": "The served model and its atomic reload."},
     {"name": "admin", "description": "Users (bearer tokens with roles) and the audit trail."},
     {"name": "analytics", "description": "The team report, for admins and managers."},
+    {"name": "webhooks", "description": "Signed event deliveries to the CRM and their log."},
     {"name": "operations", "description": "Liveness, readiness and Prometheus metrics."},
 ]
 
@@ -40,7 +41,7 @@ Whom every loan officer should call first today, and why.
 Authenticate with `Authorization: Bearer <token>` (tokens come from `leadscore users add`).
 Roles: **crm** ingests and scores; **officer** sees its own queue and leads only (another
 officer's lead answers 404); **manager** reads the team's analytics for every officer;
-**admin** reloads the model, manages users, reads the audit and the analytics.
+**admin** reloads the model, manages users and webhooks, reads the audit and the analytics.
 """
 
 
@@ -99,6 +100,7 @@ def create_app(
         model.router,
         admin.router,
         analytics.router,
+        webhooks.router,
         ops.router,
     ):
         app.include_router(router)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
@@ -15,6 +15,31 @@ stolen token is cut off within a second."""
 
 MAX_BODY_BYTES: Final = 1 << 20
 """1 MiB: a full batch of 1,000 events is ~250 KB; anything bigger is a mistake or an attack."""
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """How webhook deliveries are sent and retried (README, Webhooks)."""
+
+    worker: bool = True
+    """Deliver from a background thread of each serving process (several workers share the
+    outbox through row leases); off, `leadscore webhooks deliver` sends them."""
+    max_attempts: int = 16
+    """Attempts per delivery before it is marked failed (the first send included)."""
+    backoff_base_s: float = 10.0
+    """The wait after the first failure; each further failure doubles it, up to backoff_max_s,
+    and each wait is drawn between its half and its whole (jitter)."""
+    backoff_max_s: float = 3600.0
+    timeout_s: float = 10.0
+    """Per attempt: connect, send and read the answer."""
+    lease_s: float = 60.0
+    """How long a claimed delivery is its worker's; a worker that dies mid-send loses it after
+    this and another sends it again (at least once). Longer than timeout_s."""
+    poll_s: float = 1.0
+    """How often the background worker looks for due deliveries (an event enqueued by its own
+    process wakes it at once)."""
+    batch_size: int = 50
+    """Deliveries claimed per pass."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +78,7 @@ class ServingConfig:
     ('100/second;3000/minute'); 'off' for none."""
     rate_limit_storage: str = "memory://"
     """Where the counts live: memory:// (this process) or a redis:// URL shared by workers."""
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     warm_up: bool = True
     """After start-up, import the contract checks (Great Expectations) and fill the feature
     cache in the background, so the first ingestion and queue do not pay for it."""

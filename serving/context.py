@@ -24,6 +24,7 @@ from serving.model import (
 )
 from serving.online import OnlineFeatureCache
 from serving.queue_cache import QueueCache
+from serving.webhooks.store import WebhookStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -54,6 +55,9 @@ class ServingContext:
         create_serving_tables(self.event_log.engine)
         self.users = UserStore(self.event_log.engine)
         self.audit = AuditLog(self.event_log.engine)
+        self.webhooks = WebhookStore(self.event_log.engine)
+        self.webhook_wake = threading.Event()
+        """Set when this process queued a webhook delivery: the worker sends it at once."""
         self.feature_store = feature_store or LeadFeatureStore(
             config.feature_store_dir,
             online_store=config.online_store,
@@ -82,6 +86,7 @@ class ServingContext:
         self.warm: dict[str, bool] = {"contracts": False}
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._webhook_thread: threading.Thread | None = None
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -103,6 +108,24 @@ class ServingContext:
                 daemon=True,
             )
             thread.start()
+        if self.config.webhooks.worker:
+            self._start_webhook_worker()
+
+    def _start_webhook_worker(self) -> None:
+        """Deliver the outbox from this process (each worker process runs one; leases keep a
+        delivery with one of them)."""
+        from serving.webhooks.delivery import WebhookDeliverer
+
+        deliverer = WebhookDeliverer(self.webhooks, self.config.webhooks)
+
+        def run() -> None:
+            try:
+                deliverer.run(self._stopping, self.webhook_wake)
+            finally:
+                deliverer.close()
+
+        self._webhook_thread = threading.Thread(target=run, name="leadscore-webhooks", daemon=True)
+        self._webhook_thread.start()
 
     def _daemon(self, name: str, loop: Callable[[float], None], every_s: float) -> None:
         thread = threading.Thread(
@@ -231,4 +254,8 @@ class ServingContext:
 
     def close(self) -> None:
         self._stopping.set()
+        self.webhook_wake.set()
+        if self._webhook_thread is not None:
+            # an attempt in flight ends within the webhook timeout; its lease covers the rest
+            self._webhook_thread.join(self.config.webhooks.timeout_s + 1.0)
         self.event_log.dispose()

@@ -34,6 +34,7 @@ from serving.service import (
     OfficerNotFoundError,
     ServiceInputError,
 )
+from serving.webhooks.store import WebhookInputError, WebhookNotFoundError
 
 log = logging.getLogger("leadscore.serving")
 access_log = logging.getLogger("leadscore.access")
@@ -105,6 +106,7 @@ def install_error_handlers(app: FastAPI) -> None:
         LeadNotFoundError: 404,
         OfficerNotFoundError: 404,
         UserNotFoundError: 404,
+        WebhookNotFoundError: 404,
         NoFeaturesError: 409,
         UserExistsError: 409,
         ModelLoadError: 409,
@@ -119,6 +121,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceInputError)
     async def bad_value(request: Request, exc: ServiceInputError) -> SafeJSONResponse:
         detail = [{"loc": [exc.location, exc.field], "msg": str(exc), "type": "value_error"}]
+        return _error(request, 422, detail)
+
+    @app.exception_handler(WebhookInputError)
+    async def bad_webhook(request: Request, exc: WebhookInputError) -> SafeJSONResponse:
+        location = "query" if exc.field == "status" else "body"
+        detail = [{"loc": [location, exc.field], "msg": str(exc), "type": "value_error"}]
         return _error(request, 422, detail)
 
 

@@ -21,7 +21,7 @@ from typing import Any, Final, Literal
 from data_contracts.reading import ROW_NUMBER
 from data_contracts.records import validate_records
 from data_contracts.report import ValidationReport
-from features.event_log import EventLog
+from features.event_log import BatchObserver, EventLog
 
 RecordKind = Literal["leads", "events"]
 ItemStatus = Literal["accepted", "duplicate", "rejected"]
@@ -82,12 +82,14 @@ def ingest_records(
     now: datetime,
     source: str = "api",
     write_lock: AbstractContextManager[object] | None = None,
+    observer: BatchObserver | None = None,
 ) -> IngestOutcome:
     """Validate and store leads or events given as dicts of the schema's columns.
 
     Validation keeps no shared state and runs concurrently; write_lock (held only while the
-    event log is read for known leads and written) keeps check-then-insert idempotence whole
-    when several threads ingest at once.
+    event log is written) keeps check-then-insert idempotence whole when several threads ingest
+    at once. observer runs in the batch's transaction (the webhook
+    outbox: an event it writes is stored exactly when the rows that caused it are).
     """
     key = "lead_id" if kind == "leads" else "event_id"
     seconds: dict[str, float] = {}
@@ -104,11 +106,10 @@ def ingest_records(
 
     clock = time.perf_counter()
     valid = result.valid
-    known_leads: set[str] = set()
     with write_lock or nullcontext():
-        if kind == "leads" and len(valid):
-            known_leads = set(log.lead_created_at(valid["lead_id"].astype(str).tolist()).index)
-        batch = log.write_batch(kind, valid.reset_index(drop=True), result.quarantined, now=now)
+        batch = log.write_batch(
+            kind, valid.reset_index(drop=True), result.quarantined, now=now, observer=observer
+        )
     seconds["store"] = time.perf_counter() - clock
 
     rejected = {
@@ -117,7 +118,7 @@ def ingest_records(
             result.quarantined[ROW_NUMBER], result.quarantined["reasons"], strict=True
         )
     }
-    stored = set(batch.stored)
+    stored, new_leads = set(batch.stored), set(batch.created)
     valid_keys = dict(zip(valid.index.astype(int), valid[key].astype(str), strict=True))
     items: list[ItemResult] = []
     touched: list[str] = []
@@ -133,7 +134,7 @@ def ingest_records(
             )
         elif valid_keys[row] in stored and valid_keys[row] not in counted:
             counted.add(valid_keys[row])
-            created = (valid_keys[row] not in known_leads) if kind == "leads" else None
+            created = (valid_keys[row] in new_leads) if kind == "leads" else None
             items.append(ItemResult(position, item_id, lead_id, "accepted", (), created))
             if lead_id is not None:
                 touched.append(lead_id)

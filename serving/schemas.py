@@ -294,6 +294,76 @@ class NewUserOut(BaseModel):
     token: str = Field(description="shown once; only its SHA-256 hash is stored")
 
 
+class WebhookIn(BaseModel):
+    model_config = Strict
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="http or https URL the events are POSTed to"
+    )
+    events: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
+        default=None,
+        max_length=10,
+        description="lead.hot, trigger.fired, lead.new_in_speed_lane, lead.opted_out "
+        "(default: all four)",
+    )
+    secret: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None,
+        description="the HMAC key (16+ characters); leave it out to have one generated and "
+        "shown once",
+    )
+    description: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    description: str | None
+    created_at: datetime
+    created_by: str
+    secret_sha256_prefix: str = Field(description="tells secrets apart; never the secret")
+    deleted_at: datetime | None = None
+    deliveries: dict[str, int] | None = Field(
+        default=None, description="deliveries by status (pending, delivered, failed, cancelled)"
+    )
+
+
+class NewWebhookOut(BaseModel):
+    webhook: WebhookOut
+    secret: str | None = Field(
+        description="the generated secret, shown only in this answer (null when you gave one)"
+    )
+
+
+class RemovedWebhookOut(BaseModel):
+    webhook: WebhookOut
+    cancelled_deliveries: int
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+    retry_at: datetime | None
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event_id: str = Field(description="the Idempotency-Key of every attempt")
+    event_type: str
+    lead_id: str
+    occurred_at: datetime
+    status: Literal["pending", "delivered", "failed", "cancelled"]
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    attempt_log: list[AttemptOut]
+
+
 class ErrorOut(BaseModel):
     detail: Any
     request_id: str | None = None

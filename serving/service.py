@@ -39,6 +39,8 @@ from serving.lead_state import (
 from serving.model import LoadedModel
 from serving.queue import build_queue
 from serving.queue_cache import QueueKey
+from serving.webhooks.events import IngestionWebhooks, ScoreSeen, note_scores
+from serving.webhooks.store import EventType as WebhookEventType
 
 SMALL_BATCH_ROWS: Final = 8
 """Up to this many rows are encoded record by record (no pandas): the single-score fast path."""
@@ -282,6 +284,23 @@ def _score_records(
     ]
 
 
+def note_heat(
+    ctx: ServingContext,
+    model_version: str,
+    scores: Sequence[Mapping[Any, Any]],
+    officers: Mapping[str, str],
+    now: datetime,
+) -> None:
+    """Hand the scores served to lead.hot (fires for leads that just turned hot) and wake this
+    process's webhook worker when it queued something."""
+    seen = [
+        ScoreSeen(str(s["lead_id"]), officers.get(str(s["lead_id"])), s["probability"], s["tier"])
+        for s in scores
+    ]
+    if note_scores(ctx.event_log.engine, seen, model_version=model_version, now=now):
+        ctx.webhook_wake.set()
+
+
 def score_leads(
     ctx: ServingContext,
     viewer: User,
@@ -307,6 +326,7 @@ def score_leads(
     ctx.audit.write(
         _score_records(viewer, request_id, "score", model.version, scores, officers, now)
     )
+    note_heat(ctx, model.version, scores, officers, now)
     timings.lap("audit")
     return {"model_version": model.version, "scored_at": now.isoformat(), "scores": scores}
 
@@ -342,6 +362,7 @@ def explain_lead(
     ctx.audit.write(
         _score_records(viewer, request_id, "explanation", model.version, [summary], officers, now)
     )
+    note_heat(ctx, model.version, [summary], officers, now)
     return {
         "lead_id": lead_id,
         "model_version": model.version,
@@ -426,6 +447,7 @@ def lead_detail(
                     viewer, request_id, "lead_detail", model.version, [score], officers, now
                 )
             )
+            note_heat(ctx, model.version, [score], officers, now)
     return {
         "lead": lead,
         "compliance": compliance,
@@ -595,8 +617,9 @@ def _build_queue_payload(
     day_start: datetime,
     capacity: int,
     timings: Timings,
-) -> dict[str, Any]:
-    """The officer's queue at moment, built from the event log and the online features."""
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The officer's queue at moment, built from the event log and the online features, and
+    the candidates it scored."""
     config = ctx.config
     candidates, matrix, counts = queue_candidates(ctx, officer_id, moment, model, timings)
     contacts = recent_contacts(ctx.event_log, at=moment, day_start=day_start, officer_id=officer_id)
@@ -628,7 +651,7 @@ def _build_queue_payload(
         workday_time_zone=config.workday_time_zone,
         **counts,
     )
-    return payload
+    return payload, candidates
 
 
 def officer_queue(
@@ -676,14 +699,20 @@ def officer_queue(
         lead_writes=lead_writes,
         events_after=lambda since: ctx.event_log.officer_events_after(officer_id, since),
     )
+    candidates = None
     if payload is not None:
-        timings.lap("cached")
+        timings.lap("cached")  # the same scores as when built: no new heat to note
     else:
-        payload = _build_queue_payload(
+        payload, candidates = _build_queue_payload(
             ctx, model, officer_id, chosen_day, moment, day_start, capacity, timings
         )
         ctx.queues.put(key, payload, seq=seq, lead_writes=lead_writes)
     ctx.audit.write(_queue_audit(viewer, request_id, payload, model.version, now))
+    # a queue planned for another moment scores a hypothetical
+    if candidates is not None and moment == now:
+        officers = dict.fromkeys(candidates["lead_id"].astype(str), officer_id)
+        seen = candidates[["lead_id", "probability", "tier"]].to_dict("records")
+        note_heat(ctx, model.version, seen, officers, now)
     timings.lap("audit")
     return payload
 
@@ -727,11 +756,34 @@ def ingest(
     only the event log's check-then-insert; _refresh takes the Feast lock.
     """
     moment = now or datetime.now(UTC)
-    outcome = ingest_records(ctx.event_log, kind, records, now=moment, write_lock=ctx.write_lock)
+    webhooks = IngestionWebhooks(moment)
+    outcome = ingest_records(
+        ctx.event_log, kind, records, now=moment, write_lock=ctx.write_lock, observer=webhooks
+    )
+    if webhooks.enqueued:
+        ctx.webhook_wake.set()
     timings = Timings(phases={name: seconds * 1000.0 for name, seconds in outcome.seconds.items()})
     refreshed = _refresh(ctx, outcome.touched_lead_ids, moment)
     timings.lap("refresh")
+    if _score_for_heat(ctx, outcome.touched_lead_ids, moment):
+        timings.lap("webhooks")
     return IngestAnswer(outcome=outcome, refreshed_leads=refreshed, timings=timings)
+
+
+def _score_for_heat(ctx: ServingContext, lead_ids: Sequence[str], now: datetime) -> bool:
+    """Score the leads an ingestion touched, only when a webhook wants lead.hot: an event can
+    make a lead hot, and the CRM should not wait for someone to ask for its score. A plain
+    prediction (no reasons); closed leads have no features and no score. True when it scored."""
+    model = ctx.model.current
+    if model is None or not lead_ids or not ctx.webhooks.wants(WebhookEventType.LEAD_HOT):
+        return False
+    frame = online_inputs(ctx, lead_ids, now)
+    frame = frame.loc[frame["has_features"].to_numpy(dtype=bool)].reset_index(drop=True)
+    if not frame.empty:
+        ids = frame["lead_id"].astype(str).tolist()
+        scores = explained(model, model.scorer.encode(frame), ids, top_k=0)
+        note_heat(ctx, model.version, scores, _officers_of(ctx, ids), now)
+    return True
 
 
 OUTCOME_EVENT_TYPES: Final = (

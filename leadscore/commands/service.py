@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from serving.auth import UserStore
-    from serving.config import ServingConfig
+    from serving.config import ServingConfig, WebhookConfig
 
 console = Console()
 err = Console(stderr=True)
@@ -73,6 +73,27 @@ def serving_config(settings: Settings) -> ServingConfig:
         feature_cache_ttl_s=settings.feature_cache_ttl_s,
         rate_limit=settings.rate_limit,
         rate_limit_storage=storage,
+        webhooks=webhook_config(settings),
+    )
+
+
+def webhook_config(settings: Settings) -> WebhookConfig:
+    """How webhooks are delivered, from the settings (the lease must outlast an attempt)."""
+    from serving.config import WebhookConfig
+
+    if settings.webhook_lease_s <= settings.webhook_timeout_s:
+        raise typer.BadParameter(
+            f"LEADSCORE_WEBHOOK_LEASE_S ({settings.webhook_lease_s:g}) must be longer than "
+            f"LEADSCORE_WEBHOOK_TIMEOUT_S ({settings.webhook_timeout_s:g}), or a slow "
+            "receiver's delivery is sent twice"
+        )
+    return WebhookConfig(
+        worker=settings.webhook_worker,
+        max_attempts=settings.webhook_max_attempts,
+        backoff_base_s=settings.webhook_backoff_base_s,
+        backoff_max_s=settings.webhook_backoff_max_s,
+        timeout_s=settings.webhook_timeout_s,
+        lease_s=settings.webhook_lease_s,
     )
 
 
@@ -200,6 +221,10 @@ def run_server(
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     configure_logging(settings.log_level)
+    if workers > 1:
+        # tables a release adds (the webhook outbox) are created here once: workers creating
+        # them at the same moment would race on CREATE TABLE and one would fail to start
+        _user_store(settings).engine.dispose()
     uvicorn.run(
         # one worker runs in this process; several are spawned, each calling the factory
         create_worker_app if workers == 1 else f"{OPTIMIZED_ENTRY}:create_worker_app",

@@ -35,7 +35,7 @@ from models.layout import FeatureLayout
 from models.reasons import LEAD_REASON_TEMPLATES
 from models.scorer import LeadScorer
 from serving.app import create_app
-from serving.config import ServingConfig
+from serving.config import ServingConfig, WebhookConfig
 from serving.context import ServingContext
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -324,6 +324,7 @@ def serving_config(world: World, home: Path, **overrides: Any) -> ServingConfig:
         "feature_store_dir": home / "feast",
         "warm_up": False,
         "rate_limit": "off",  # fuzz tests outrun 100 requests a second; tests/reliability sets one
+        "webhooks": WebhookConfig(worker=False),  # tests that deliver start their own
     }
     options.update(overrides)
     return ServingConfig(**options)

@@ -19,7 +19,8 @@ class Route:
     expected: dict[str, int]
     body: Callable[[str], Any] | None = None
     params: Callable[[], dict[str, str]] | None = None
-    setup: Callable[[Api, str], None] | None = None
+    setup: Callable[[Api, str], dict[str, str] | None] | None = None
+    """Prepares the call; may return values for the path's {placeholders}."""
     template: str | None = None
     """The OpenAPI path when `path` is a concrete one."""
 
@@ -43,6 +44,11 @@ def _statuses(
 
 def _make_victim(api: Api, role: str) -> None:
     api.ctx.users.add(f"victim-{role}", "crm")
+
+
+def _make_webhook(api: Api, _role: str) -> dict[str, str]:
+    """A webhook of its own for each call: one that removes it cannot spoil the next."""
+    return {"webhook": api.ctx.webhooks.add("http://127.0.0.1:9/h", created_by="t")[0].id}
 
 
 ROUTES = {
@@ -105,6 +111,27 @@ ROUTES = {
     ),
     "audit": Route("GET", "/v1/audit", _statuses(403, 403, 200)),
     "analytics": Route("GET", "/v1/analytics", _statuses(403, 403, 200, manager=200)),
+    "add_webhook": Route(
+        "POST",
+        "/v1/webhooks",
+        _statuses(403, 403, 201),
+        lambda r: {"url": f"http://127.0.0.1:9/hooks/{r}"},
+    ),
+    "list_webhooks": Route("GET", "/v1/webhooks", _statuses(403, 403, 200)),
+    "remove_webhook": Route(
+        "DELETE",
+        "/v1/webhooks/{webhook}",
+        _statuses(403, 403, 200),
+        setup=_make_webhook,
+        template="/v1/webhooks/{webhook_id}",
+    ),
+    "webhook_deliveries": Route(
+        "GET",
+        "/v1/webhooks/{webhook}/deliveries",
+        _statuses(403, 403, 200),
+        setup=_make_webhook,
+        template="/v1/webhooks/{webhook_id}/deliveries",
+    ),
 }
 
 
@@ -112,12 +139,11 @@ ROUTES = {
 @pytest.mark.parametrize("name", list(ROUTES))
 def test_each_role_gets_the_expected_status_on_each_route(api: Api, name: str, role: str) -> None:
     route = ROUTES[name]
-    if route.setup is not None:
-        route.setup(api, role)
+    values = route.setup(api, role) if route.setup is not None else None
     who = {"bad_token": "bad", "anonymous": "nobody"}.get(role, role)
     response = api.client.request(
         route.method,
-        route.path.format(role=role),
+        route.path.format(role=role, **(values or {})),
         headers=api.headers(who),
         json=None if route.body is None else route.body(role),
         params=None if route.params is None else route.params(),

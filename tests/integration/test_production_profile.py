@@ -1,6 +1,7 @@
 """The production profile: `leadscore serve --workers 2` on a real PostgreSQL event log and a
 real Redis online store. What one worker takes in, the other serves: ingestion, opt-outs,
-idempotence and the rate limit's budget are shared, whichever worker answers."""
+idempotence and the rate limit's budget are shared, whichever worker answers; and the webhook
+outbox, which both workers' delivery threads drain, sends each event once."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from serving.auth import UserStore
 from serving.db import create_serving_tables
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
-from api_world import event, queue_at, write_world  # noqa: E402
+from api_world import event, new_lead, queue_at, write_world  # noqa: E402
+from webhook_receiver import serve_receiver  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -166,6 +168,8 @@ def _two_workers(production: Production) -> tuple[Worker, Worker]:
         worker = Worker(production.port, production.tokens)
         if worker.pid in by_pid:
             worker.connection.close()
+            for kept in by_pid.values():  # uvicorn closes a connection idle for 5 s
+                kept.call("GET", "/readyz", "admin")
             time.sleep(0.2)
             continue
         by_pid[worker.pid] = worker
@@ -236,6 +240,22 @@ def test_two_workers_share_the_event_log_online_store_rate_limit_and_champion(
     assert _served(a, b) == {f"lead-scorer/{other}"}
     registry.set_registered_model_alias("lead-scorer", "champion", "1")
     _wait_for(lambda: _served(a, b) == {"lead-scorer/1"}, MODEL_POLL_S * 20)
+
+    # webhook events queued by either worker are sent once, though both workers' delivery
+    # threads claim from the one outbox
+    with serve_receiver() as receiver:
+        status, made = a.call("POST", "/v1/webhooks", "admin", {"url": receiver.url})
+        assert status == 201, made
+        for k, worker in enumerate((a, b, a, b)):
+            leads = [new_lead(f"PROD-HOOK-{k}-{i}") for i in range(10)]
+            assert worker.call("POST", "/v1/leads", "crm", {"leads": leads})[0] == 200
+        receiver.wait_for(40, timeout_s=60)
+        time.sleep(3)  # time for a second send of anything, were one coming
+    keys = [r.headers["Idempotency-Key"] for r in receiver.received]
+    assert len(keys) == 40
+    assert len(set(keys)) == 40
+    status, log = b.call("GET", f"/v1/webhooks/{made['webhook']['id']}/deliveries", "admin")
+    assert {(d["status"], d["attempts"]) for d in log} == {("delivered", 1)}
 
 
 def _ready(worker: Worker) -> dict[str, Any]:
