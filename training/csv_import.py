@@ -513,8 +513,9 @@ def infer_recipe(
             law = f"{'proxy for ' if attribute.proxy else ''}{attribute.name} ({attribute.law})"
             if not allow_protected:
                 groups = _blank_placeholders(sample[column]).dropna()
+                numeric = len(groups) and _numbers(groups).notna().mean() >= NUMERIC_SHARE
                 if _looks_like_contact_details(column, groups) or (
-                    groups.nunique() > MAX_CATEGORIES
+                    not numeric and groups.nunique() > MAX_CATEGORIES
                 ):
                     # one group per person: nothing to audit, and the groups' names would
                     # print personal data in the report and the MLflow run
