@@ -98,7 +98,12 @@ class ServingContext:
         if self.config.warm_up:
             self._background("warm_contracts", self._warm_contracts)
         if self.config.model_poll_s > 0:
-            self._daemon("follow-model", self._follow_model_alias, self.config.model_poll_s)
+            threading.Thread(
+                target=self._follow_model_alias,
+                args=(self.config.model_poll_s,),
+                name="leadscore-follow-model",
+                daemon=True,
+            ).start()
         ttl, keep = self.config.feature_cache_ttl_s, self.config.feature_cache_keep_warm_s
         if ttl > 0 and keep > 0:
             thread = threading.Thread(
@@ -126,12 +131,6 @@ class ServingContext:
 
         self._webhook_thread = threading.Thread(target=run, name="leadscore-webhooks", daemon=True)
         self._webhook_thread.start()
-
-    def _daemon(self, name: str, loop: Callable[[float], None], every_s: float) -> None:
-        thread = threading.Thread(
-            target=loop, args=(every_s,), name=f"leadscore-{name}", daemon=True
-        )
-        thread.start()
 
     def _follow_model_alias(self, every_s: float) -> None:
         """Every worker looks at the registry alias on its own: a promotion (or rollback)

@@ -16,6 +16,7 @@ import copy
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -48,11 +49,9 @@ class QueueCache:
         self.max_entries = max_entries
         self._entries: OrderedDict[QueueKey, _Entry] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def get(
-        self, key: QueueKey, *, seq: int, lead_writes: int, events_after: Any
+        self, key: QueueKey, *, seq: int, lead_writes: int, events_after: Callable[[int], bool]
     ) -> dict[str, Any] | None:
         """The payload built for key if still valid; events_after(seq) -> bool tells whether an
         event for the officer's leads arrived after the entry's build began."""
@@ -66,12 +65,10 @@ class QueueCache:
             or time.monotonic() - entry.built_at > MAX_AGE_S
             or (entry.seq != seq and events_after(entry.seq))
         ):
-            self.misses += 1
             return None
         with self._lock:
             entry.seq = max(entry.seq, seq)  # nothing of the officer's arrived in between
             self._entries.move_to_end(key)
-        self.hits += 1
         return copy.deepcopy(entry.payload)
 
     def put(self, key: QueueKey, payload: dict[str, Any], *, seq: int, lead_writes: int) -> None:
